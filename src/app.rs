@@ -1,0 +1,177 @@
+//! The HTTP application: router, handlers, and serving until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{BatchRequest, ParseRequestError};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::Router;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::config::{DatabaseConfig, ServeConfig};
+use crate::graphql::{self, ApiContext, AppSchema, ParseCache};
+use crate::{db, seed};
+
+/// Everything a handler needs, shared by all requests.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub db: DatabaseConnection,
+    pub sdl: Arc<str>,
+    pub parse_cache: Arc<ParseCache>,
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Connects, migrates, seeds demo data if asked to, and binds.
+    pub async fn build(database: &DatabaseConfig, config: ServeConfig) -> anyhow::Result<Self> {
+        let db = db::connect(database).await?;
+        db::migrate(&db).await?;
+        if config.demo_invocations > 0 && seed::is_empty(&db).await? {
+            tracing::info!(invocations = config.demo_invocations, "empty database: inserting demo data");
+            seed::run(&db, &seed::SeedPlan::demo(config.demo_invocations)).await?;
+        }
+        Self::with_database(db, config).await
+    }
+
+    /// Binds a server over an already migrated database.
+    pub async fn with_database(db: DatabaseConnection, config: ServeConfig) -> anyhow::Result<Self> {
+        let schema = graphql::build_schema(Some(ApiContext { db: db.clone(), config: config.api.clone() }));
+        let state = AppState { schema, db, sdl: graphql::sdl().into(), parse_cache: Arc::new(ParseCache::new(512)) };
+        let listener = TcpListener::bind(config.bind).await?;
+        Ok(Self { listener, router: router(state) })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until ctrl-c or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        tracing::info!(address = %self.listener.local_addr()?, "serving GraphQL at /graphql");
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/graphql") }))
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/schema.graphql", get(schema_sdl))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+async fn graphql_post(State(state): State<AppState>, request: GraphQLBatchRequest<BadRequest>) -> Response {
+    execute(&state, request.into_inner()).await
+}
+
+/// GraphQL over GET (`?query=…`), or GraphiQL for a browser that asks for the bare path.
+async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+    if request.uri().query().is_none_or(str::is_empty) {
+        return Html(GraphiQLSource::build().endpoint("/graphql").title("runlens").finish()).into_response();
+    }
+    match GraphQLBatchRequest::<BadRequest>::from_request(request, &()).await {
+        Ok(request) => execute(&state, request.into_inner()).await,
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// Runs a (batch) request with a fresh data loader, reporting its SQL work in `Server-Timing`.
+async fn execute(state: &AppState, request: BatchRequest) -> Response {
+    let (response, tally) =
+        db::stats::measure(graphql::execute(&state.schema, &state.db, &state.parse_cache, request)).await;
+    let mut response = GraphQLResponse::from(response).into_response();
+    let statements = tally.statements();
+    let timing = format!(
+        "db;desc=\"{statements} SQL statement{}\";dur={:.3}",
+        if statements == 1 { "" } else { "s" },
+        tally.duration().as_secs_f64() * 1000.0
+    );
+    if let Ok(value) = HeaderValue::from_str(&timing) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
+}
+
+async fn schema_sdl(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], state.sdl.to_string())
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match db::ping(&state.db).await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// A request body that is not a GraphQL request: answered as a GraphQL error response.
+pub struct BadRequest(ParseRequestError);
+
+impl From<ParseRequestError> for BadRequest {
+    fn from(err: ParseRequestError) -> Self {
+        BadRequest(err)
+    }
+}
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self.0 {
+            ParseRequestError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large".to_owned()),
+            err => (StatusCode::BAD_REQUEST, format!("invalid GraphQL request: {err}")),
+        };
+        let body = serde_json::json!({
+            "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }]
+        });
+        (status, [(header::CONTENT_TYPE, "application/graphql-response+json")], body.to_string()).into_response()
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,141 @@
+//! Database access: connecting, migrating, and the queries the API runs.
+//!
+//! Everything here takes `&impl ConnectionTrait` and speaks SeaORM models and conditions; no
+//! GraphQL types. Both SQLite and PostgreSQL are served by the same code unless a function says
+//! otherwise.
+
+pub mod page;
+pub mod related;
+pub mod stats;
+
+use std::time::Duration;
+
+use entity::{event_executions, invocations, job_executions, job_logs};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::extension::postgres::PgFunc;
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ColumnTrait, ColumnType, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, IdenStatic, Iterable, QuerySelect, Select,
+};
+use uuid::Uuid;
+
+use crate::config::DatabaseConfig;
+
+/// Opens a pool for `config.database_url`.
+///
+/// SQLite runs in WAL mode so readers never wait for the writer, with a busy timeout so
+/// concurrent writers queue instead of failing.
+pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(config.database_url.clone());
+    options
+        .max_connections(config.db_max_connections)
+        .min_connections(1)
+        .acquire_timeout(config.acquire_timeout())
+        .connect_timeout(config.acquire_timeout())
+        // Pinging on every checkout would add a round trip to each statement; ping only
+        // connections idle long enough to have been dropped by the server or a proxy.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    let mut db = Database::connect(options).await?;
+    stats::install(&mut db);
+    Ok(db)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// `column IN (ids)`. On PostgreSQL it is `column = ANY($1)` with one array parameter, so the
+/// statement text is the same for any number of ids and stays in each connection's
+/// prepared-statement cache instead of being parsed and planned anew per list length.
+pub fn id_in(backend: DbBackend, column: impl ColumnTrait, ids: &[Uuid]) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => Expr::col((column.entity_name(), column)).eq(PgFunc::any(Expr::val(ids.to_vec()))),
+        _ => column.is_in(ids.iter().copied()),
+    }
+}
+
+/// Which SQL dialect a connection speaks.
+pub fn backend(db: &impl ConnectionTrait) -> DbBackend {
+    db.get_database_backend()
+}
+
+/// Tables whose rows are identified by a UUID `id` and ordered in time by `created_at`.
+pub trait Keyed: EntityTrait {
+    fn id_column() -> Self::Column;
+    fn created_at_column() -> Self::Column;
+    fn id_of(model: &Self::Model) -> Uuid;
+    /// Nullable columns that can be large (JSON documents, stack traces): worth leaving out of a
+    /// query when nobody asked for them. At most eight.
+    fn large_columns() -> &'static [Self::Column];
+}
+
+/// Selects every column of `E`, except that the large columns whose bit is set in `omit` (bit
+/// `i` for `E::large_columns()[i]`) come back as NULL: the database neither reads nor sends
+/// them, and the client neither receives nor parses them.
+pub fn select<E: Keyed>(backend: DbBackend, omit: u8) -> Select<E> {
+    if omit == 0 {
+        return E::find();
+    }
+    let omitted = |column: &E::Column| {
+        E::large_columns()
+            .iter()
+            .position(|large| large.as_str() == column.as_str())
+            .is_some_and(|i| omit & (1 << i) != 0)
+    };
+    let mut select = E::find().select_only();
+    for column in E::Column::iter() {
+        if omitted(&column) {
+            let null = match (backend, column.def().get_column_type()) {
+                (DbBackend::Postgres, ColumnType::Json | ColumnType::JsonBinary) => "CAST(NULL AS jsonb)",
+                (DbBackend::Postgres, _) => "CAST(NULL AS text)",
+                _ => "NULL",
+            };
+            select = select.column_as(Expr::cust(null), column.as_str());
+        } else {
+            select = select.column(column);
+        }
+    }
+    select
+}
+
+macro_rules! keyed {
+    ($($module:ident: [$($large:ident),*]),*) => {$(
+        impl Keyed for $module::Entity {
+            fn large_columns() -> &'static [Self::Column] {
+                &[$($module::Column::$large),*]
+            }
+            fn id_column() -> Self::Column {
+                $module::Column::Id
+            }
+            fn created_at_column() -> Self::Column {
+                $module::Column::CreatedAt
+            }
+            fn id_of(model: &Self::Model) -> Uuid {
+                model.id
+            }
+        }
+    )*};
+}
+
+keyed!(
+    invocations: [SourceEventPayload, ContextData],
+    event_executions: [],
+    job_executions: [JobOptions, Result, ErrorStack, ConsoleLogs],
+    job_logs: [Data]
+);

@@ -1,0 +1,125 @@
+//! The GraphQL API: schema assembly, shared resolver helpers and the error-code extension.
+
+mod execute;
+pub mod fast;
+pub mod filter;
+pub mod loaders;
+pub mod pagination;
+pub mod query;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptyMutation, EmptySubscription, SDLExportOptions, Schema};
+use sea_orm::{DatabaseConnection, EntityTrait, IdenStatic};
+use uuid::Uuid;
+
+use crate::config::ApiConfig;
+use crate::db::Keyed;
+use crate::error::{ApiError, ApiResult};
+use loaders::{ById, ChildrenOf, ListArgs, Relation, RequestLoader};
+use query::QueryRoot;
+
+pub use execute::{ParseCache, execute};
+
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// What every resolver can reach: the database and the configured limits.
+pub struct ApiContext {
+    pub db: DatabaseConnection,
+    pub config: ApiConfig,
+}
+
+/// The schema with its data and extensions; limits and extensions are all set here.
+pub fn build_schema(context: Option<ApiContext>) -> AppSchema {
+    // No schema extensions: async-graphql runs every field through each extension's hook, an
+    // allocation per field even when the hook is a no-op. Error codes and the parse cache are
+    // applied around execution instead (see `execute`).
+    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription);
+    if let Some(context) = context {
+        builder = builder.data(context);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, in a stable order (types, fields, arguments and enum values sorted).
+pub fn sdl() -> String {
+    build_schema(None).sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+}
+
+pub(crate) fn api<'a>(ctx: &Context<'a>) -> ApiResult<&'a ApiContext> {
+    ctx.data::<ApiContext>().map_err(|_| ApiError::internal(anyhow::anyhow!("schema built without ApiContext")))
+}
+
+fn loader<'a>(ctx: &Context<'a>) -> ApiResult<&'a RequestLoader> {
+    ctx.data::<RequestLoader>().map_err(|_| ApiError::internal(anyhow::anyhow!("request without a data loader")))
+}
+
+/// Resolves a nested list through the request's loader, checking its `limit` argument.
+pub(crate) async fn load_children<R: Relation>(
+    ctx: &Context<'_>,
+    parent: Uuid,
+    filter: Option<R::Filter>,
+    limit: Option<i32>,
+) -> ApiResult<Vec<Arc<<R::Child as EntityTrait>::Model>>>
+where
+    <R::Child as EntityTrait>::Model: Send + Sync,
+{
+    let max = api(ctx)?.config.max_list_size;
+    let limit = match limit {
+        None => max,
+        Some(n) if n >= 0 && n as u32 <= max => n as u32,
+        Some(n) => return Err(ApiError::bad_field("limit", format!("`limit` must be between 0 and {max}, got {n}"))),
+    };
+    let omit = unselected_columns::<R::Child>(|name| ctx.look_ahead().field(name).exists());
+    let key = ChildrenOf::<R> { parent, args: Arc::new(ListArgs { filter, limit: u64::from(limit), omit }) };
+    Ok(loader(ctx)?.load_one(key).await?.unwrap_or_default())
+}
+
+/// The `db::select` mask of `E`'s large columns whose field `selected` says is not asked for
+/// (field names are the columns' names in camelCase).
+pub(crate) fn unselected_columns<E: Keyed>(selected: impl Fn(&str) -> bool) -> u8 {
+    let mut omit = 0;
+    for (i, column) in E::large_columns().iter().enumerate() {
+        if !selected(&camel_case(column.as_str())) {
+            omit |= 1 << i;
+        }
+    }
+    omit
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for ch in snake.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.push(ch.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Loads a row by id through the request's loader; null when absent.
+pub(crate) async fn load_by_id<E: Keyed>(ctx: &Context<'_>, key: ById<E>) -> ApiResult<Option<Arc<E::Model>>>
+where
+    E::Model: Send + Sync,
+{
+    Ok(loader(ctx)?.load_one(key).await?)
+}
+
+/// Loads the parent a foreign key points at. The key's constraint guarantees it exists, unless
+/// the tree was deleted while the query ran.
+pub(crate) async fn load_parent<E: Keyed>(ctx: &Context<'_>, key: ById<E>) -> ApiResult<Arc<E::Model>>
+where
+    E::Model: Send + Sync,
+{
+    let id = key.0;
+    load_by_id(ctx, key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("{} {id} no longer exists", E::default().table_name())))
+}

@@ -1,0 +1,129 @@
+//! Relay connections: a page of nodes with cursors, page info and a lazily counted total.
+
+use std::borrow::Cow;
+
+use async_graphql::{Context, Object, SimpleObject, TypeName};
+
+use crate::graphql::fast::{Fast, Resolved};
+use sea_orm::{Condition, EntityTrait};
+
+use crate::db::Keyed;
+use crate::db::page::{self, Page, SortKey};
+use crate::error::ApiError;
+use crate::graphql::api;
+use crate::graphql::pagination::encode_cursor;
+
+/// A GraphQL object that wraps one row of a table.
+pub trait Node: Resolved + Clone + Send + Sync + 'static {
+    type Entity: Keyed;
+    fn from_model(model: <Self::Entity as EntityTrait>::Model) -> Self;
+    fn model(&self) -> &<Self::Entity as EntityTrait>::Model;
+}
+
+/// One page of a list, in the requested order.
+pub struct Connection<N: Node> {
+    nodes: Vec<Fast<N>>,
+    page_info: PageInfo,
+    key: SortKey<N::Entity>,
+    /// The filter without the cursors, for `totalCount`.
+    filter: Condition,
+    /// `totalCount` when the page query brought it along.
+    total_count: Option<i64>,
+}
+
+impl<N: Node> Connection<N> {
+    pub fn new(page: Page<<N::Entity as EntityTrait>::Model>, key: SortKey<N::Entity>, filter: Condition) -> Self {
+        let cursor = |m| encode_cursor(key, m);
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            start_cursor: page.rows.first().map(cursor),
+            end_cursor: page.rows.last().map(cursor),
+        };
+        Self {
+            nodes: page.rows.into_iter().map(|row| Fast(N::from_model(row))).collect(),
+            page_info,
+            key,
+            filter,
+            total_count: page.total_count,
+        }
+    }
+}
+
+impl<N: Node> TypeName for Connection<N> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Connection", N::type_name()).into()
+    }
+}
+
+/// A page of a list, with Relay cursors for moving to the next or previous page.
+#[Object(name_type)]
+impl<N: Node> Connection<N> {
+    /// The page's rows, each with the cursor of its position.
+    async fn edges(&self) -> Vec<Edge<N>> {
+        self.nodes
+            .iter()
+            .map(|node| Edge { cursor: encode_cursor(self.key, node.0.model()), node: node.clone() })
+            .collect()
+    }
+
+    /// The page's rows, for clients that need no per-row cursor.
+    async fn nodes(&self) -> &[Fast<N>] {
+        &self.nodes
+    }
+
+    /// Whether more rows exist before and after this page, and the cursors to reach them.
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    /// How many rows match the filter across all pages. Costs a count query, so select it
+    /// only when you show it.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        if let Some(total) = self.total_count {
+            return Ok(total);
+        }
+        let api = api(ctx)?;
+        Ok(page::count::<N::Entity>(&api.db, self.filter.clone()).await.map_err(ApiError::from)?)
+    }
+}
+
+/// One row of a page and its cursor.
+pub struct Edge<N: Node> {
+    cursor: String,
+    node: Fast<N>,
+}
+
+impl<N: Node> TypeName for Edge<N> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Edge", N::type_name()).into()
+    }
+}
+
+/// A row in a page, with the opaque cursor of its position.
+#[Object(name_type)]
+impl<N: Node> Edge<N> {
+    /// Pass as `after` (or `before`) to continue the list after (or before) this row.
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+
+    /// The row.
+    async fn node(&self) -> &Fast<N> {
+        &self.node
+    }
+}
+
+/// Where a page sits in the whole list (Relay cursor connections specification).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    /// Whether rows exist after this page (in the requested order).
+    pub has_next_page: bool,
+    /// Whether rows exist before this page. Forward pages that started from a cursor say
+    /// `true` without scanning backwards.
+    pub has_previous_page: bool,
+    /// Cursor of the page's first row; null when the page is empty.
+    pub start_cursor: Option<String>,
+    /// Cursor of the page's last row; null when the page is empty.
+    pub end_cursor: Option<String>,
+}

@@ -1,0 +1,16 @@
+//! runlens: a GraphQL observability API over an event detector's execution history.
+
+/// HTTP application: router, handlers, graceful shutdown.
+pub mod app;
+/// Command line and environment configuration.
+pub mod config;
+/// Connecting, migrating, and the SQL the API runs.
+pub mod db;
+/// The API's error type and its GraphQL error codes.
+pub mod error;
+/// The GraphQL schema, resolvers and data loaders.
+pub mod graphql;
+/// Realistic demo data.
+pub mod seed;
+/// Logging and tracing setup.
+pub mod telemetry;
