@@ -111,4 +111,5 @@ fn is_input_error(message: &str) -> bool {
         || message.starts_with("Failed to parse")
         || message.starts_with("Variable")
         || message.starts_with("Invalid value for")
+        || message.starts_with("Expected input type")
 }

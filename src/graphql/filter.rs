@@ -17,6 +17,11 @@ use uuid::Uuid;
 
 use super::types::enums::{EventExecutionStatus, InvocationStatus, JobExecutionStatus, LogLevel};
 
+/// A whole-row filter of one table.
+pub trait ToCondition {
+    fn condition(&self, backend: DbBackend) -> Condition;
+}
+
 /// A condition on one column.
 pub trait ColumnFilter {
     fn condition(&self, column: impl ColumnTrait, backend: DbBackend) -> Condition;
@@ -263,8 +268,8 @@ pub struct InvocationFilter {
     pub not: Option<Box<InvocationFilter>>,
 }
 
-impl InvocationFilter {
-    pub fn condition(&self, backend: DbBackend) -> Condition {
+impl ToCondition for InvocationFilter {
+    fn condition(&self, backend: DbBackend) -> Condition {
         use invocations::Column as C;
         let mut all = Condition::all();
         all = field(all, &self.id, C::Id, backend);
@@ -325,8 +330,8 @@ pub struct EventExecutionFilter {
     pub not: Option<Box<EventExecutionFilter>>,
 }
 
-impl EventExecutionFilter {
-    pub fn condition(&self, backend: DbBackend) -> Condition {
+impl ToCondition for EventExecutionFilter {
+    fn condition(&self, backend: DbBackend) -> Condition {
         use event_executions::Column as C;
         let mut all = Condition::all();
         all = field(all, &self.id, C::Id, backend);
@@ -379,8 +384,8 @@ pub struct JobExecutionFilter {
     pub not: Option<Box<JobExecutionFilter>>,
 }
 
-impl JobExecutionFilter {
-    pub fn condition(&self, backend: DbBackend) -> Condition {
+impl ToCondition for JobExecutionFilter {
+    fn condition(&self, backend: DbBackend) -> Condition {
         use job_executions::Column as C;
         let mut all = Condition::all();
         all = field(all, &self.id, C::Id, backend);
@@ -423,8 +428,8 @@ pub struct JobLogFilter {
     pub not: Option<Box<JobLogFilter>>,
 }
 
-impl JobLogFilter {
-    pub fn condition(&self, backend: DbBackend) -> Condition {
+impl ToCondition for JobLogFilter {
+    fn condition(&self, backend: DbBackend) -> Condition {
         use job_logs::Column as C;
         let mut all = Condition::all();
         all = field(all, &self.id, C::Id, backend);

@@ -27,10 +27,10 @@ use entity::{event_executions, invocations, job_executions, job_logs};
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
-use sea_orm::{Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait};
+use sea_orm::{Condition, DatabaseConnection, DbErr, EntityTrait};
 use uuid::Uuid;
 
-use super::filter::{EventExecutionFilter, JobExecutionFilter, JobLogFilter};
+use super::filter::{EventExecutionFilter, JobExecutionFilter, JobLogFilter, ToCondition};
 use crate::db::{self, Keyed};
 
 /// Type of the loader every request carries (shared by the operations of a batch request).
@@ -90,11 +90,10 @@ where
 /// A parent → children relation served as a nested list.
 pub trait Relation: Send + Sync + 'static {
     type Child: Keyed;
-    type Filter: Clone + Eq + Hash + Send + Sync + 'static;
+    type Filter: ToCondition + Clone + Eq + Hash + Send + Sync + 'static;
     /// The child's foreign key to the parent.
     fn parent_column() -> <Self::Child as EntityTrait>::Column;
     fn parent_of(child: &Model<Self::Child>) -> Uuid;
-    fn condition(filter: &Self::Filter, backend: DbBackend) -> Condition;
 }
 
 /// Arguments of a nested list, shared by all its parents' keys.
@@ -148,7 +147,7 @@ where
         let backend = db::backend(&self.db);
         let mut found = HashMap::with_capacity(keys.len());
         for (args, parents) in groups {
-            let filter = args.filter.as_ref().map(|f| R::condition(f, backend)).unwrap_or_else(Condition::all);
+            let filter = args.filter.as_ref().map_or_else(Condition::all, |f| f.condition(backend));
             let rows = db::related::children::<R::Child>(
                 &self.db,
                 R::parent_column(),
@@ -181,9 +180,6 @@ impl Relation for EventsOfInvocation {
     fn parent_of(child: &event_executions::Model) -> Uuid {
         child.invocation_id
     }
-    fn condition(filter: &Self::Filter, backend: DbBackend) -> Condition {
-        filter.condition(backend)
-    }
 }
 
 /// `Invocation.jobExecutions`.
@@ -197,9 +193,6 @@ impl Relation for JobsOfInvocation {
     }
     fn parent_of(child: &job_executions::Model) -> Uuid {
         child.invocation_id
-    }
-    fn condition(filter: &Self::Filter, backend: DbBackend) -> Condition {
-        filter.condition(backend)
     }
 }
 
@@ -215,9 +208,6 @@ impl Relation for JobsOfEvent {
     fn parent_of(child: &job_executions::Model) -> Uuid {
         child.event_execution_id
     }
-    fn condition(filter: &Self::Filter, backend: DbBackend) -> Condition {
-        filter.condition(backend)
-    }
 }
 
 /// `JobExecution.logs`.
@@ -231,9 +221,6 @@ impl Relation for LogsOfJob {
     }
     fn parent_of(child: &job_logs::Model) -> Uuid {
         child.job_execution_id
-    }
-    fn condition(filter: &Self::Filter, backend: DbBackend) -> Condition {
-        filter.condition(backend)
     }
 }
 

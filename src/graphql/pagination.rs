@@ -166,8 +166,15 @@ pub enum JobLogOrderField {
     CreatedAt,
 }
 
-impl InvocationOrderField {
-    pub fn key(self) -> SortKey<invocations::Entity> {
+/// A field a connection can be ordered by.
+pub trait OrderField: InputType + Copy + Default {
+    type Entity: EntityTrait;
+    fn key(self) -> SortKey<Self::Entity>;
+}
+
+impl OrderField for InvocationOrderField {
+    type Entity = invocations::Entity;
+    fn key(self) -> SortKey<invocations::Entity> {
         use invocations::Column as C;
         match self {
             Self::CreatedAt => SortKey {
@@ -202,8 +209,9 @@ impl InvocationOrderField {
     }
 }
 
-impl EventExecutionOrderField {
-    pub fn key(self) -> SortKey<event_executions::Entity> {
+impl OrderField for EventExecutionOrderField {
+    type Entity = event_executions::Entity;
+    fn key(self) -> SortKey<event_executions::Entity> {
         use event_executions::Column as C;
         match self {
             Self::CreatedAt => SortKey {
@@ -245,8 +253,9 @@ impl EventExecutionOrderField {
     }
 }
 
-impl JobExecutionOrderField {
-    pub fn key(self) -> SortKey<job_executions::Entity> {
+impl OrderField for JobExecutionOrderField {
+    type Entity = job_executions::Entity;
+    fn key(self) -> SortKey<job_executions::Entity> {
         use job_executions::Column as C;
         match self {
             Self::CreatedAt => SortKey {
@@ -281,8 +290,9 @@ impl JobExecutionOrderField {
     }
 }
 
-impl JobLogOrderField {
-    pub fn key(self) -> SortKey<job_logs::Entity> {
+impl OrderField for JobLogOrderField {
+    type Entity = job_logs::Entity;
+    fn key(self) -> SortKey<job_logs::Entity> {
         match self {
             Self::CreatedAt => SortKey {
                 name: "createdAt",

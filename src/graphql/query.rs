@@ -5,15 +5,16 @@ use sea_orm::Condition;
 use uuid::Uuid;
 
 use super::fast::Fast;
-use super::filter::{EventExecutionFilter, InvocationFilter, JobExecutionFilter, JobLogFilter};
+use super::filter::{EventExecutionFilter, InvocationFilter, JobExecutionFilter, JobLogFilter, ToCondition};
 use super::loaders::{EventExecutionKey, InvocationKey, JobExecutionKey, JobLogKey};
 use super::pagination::{
-    EventExecutionOrderField, InvocationOrderField, JobExecutionOrderField, JobLogOrderField, OrderBy, PageArgs,
+    EventExecutionOrderField, InvocationOrderField, JobExecutionOrderField, JobLogOrderField, OrderBy, OrderField,
+    PageArgs,
 };
 use super::types::{Connection, EventExecution, Invocation, JobExecution, JobLog, Node};
 use super::{api, load_by_id, unselected_columns};
 use crate::db;
-use crate::db::page::{self, Direction, SortKey};
+use crate::db::page;
 
 pub struct QueryRoot;
 
@@ -62,7 +63,11 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only invocations matching this filter.")] filter: Option<InvocationFilter>,
-        #[graphql(desc = "Sort order; ties are broken by id.", default)] order_by: OrderBy<InvocationOrderField>,
+        #[graphql(
+            desc = "Sort order (newest first when omitted or null); ties are broken by id.",
+            default_with = "Some(OrderBy::default())"
+        )]
+        order_by: Option<OrderBy<InvocationOrderField>>,
         #[graphql(
             desc = "Page size from the start (default 20, at most the server's maximum, 100 unless configured)."
         )]
@@ -71,16 +76,7 @@ impl QueryRoot {
         #[graphql(desc = "Page size from the end (at most the server's maximum).")] last: Option<i32>,
         #[graphql(desc = "End before the row with this cursor.")] before: Option<String>,
     ) -> Result<Connection<Invocation>> {
-        let backend = db::backend(&api(ctx)?.db);
-        let filter = filter.map(|f| f.condition(backend)).unwrap_or_else(Condition::all);
-        connection(
-            ctx,
-            filter,
-            order_by.field.key(),
-            order_by.direction.into(),
-            PageArgs { first, after, last, before },
-        )
-        .await
+        connection(ctx, filter, order_by.unwrap_or_default(), PageArgs { first, after, last, before }).await
     }
 
     /// Event executions matching `filter`, a page at a time (newest first unless `orderBy` says otherwise).
@@ -89,7 +85,11 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only event executions matching this filter.")] filter: Option<EventExecutionFilter>,
-        #[graphql(desc = "Sort order; ties are broken by id.", default)] order_by: OrderBy<EventExecutionOrderField>,
+        #[graphql(
+            desc = "Sort order (newest first when omitted or null); ties are broken by id.",
+            default_with = "Some(OrderBy::default())"
+        )]
+        order_by: Option<OrderBy<EventExecutionOrderField>>,
         #[graphql(
             desc = "Page size from the start (default 20, at most the server's maximum, 100 unless configured)."
         )]
@@ -98,16 +98,7 @@ impl QueryRoot {
         #[graphql(desc = "Page size from the end (at most the server's maximum).")] last: Option<i32>,
         #[graphql(desc = "End before the row with this cursor.")] before: Option<String>,
     ) -> Result<Connection<EventExecution>> {
-        let backend = db::backend(&api(ctx)?.db);
-        let filter = filter.map(|f| f.condition(backend)).unwrap_or_else(Condition::all);
-        connection(
-            ctx,
-            filter,
-            order_by.field.key(),
-            order_by.direction.into(),
-            PageArgs { first, after, last, before },
-        )
-        .await
+        connection(ctx, filter, order_by.unwrap_or_default(), PageArgs { first, after, last, before }).await
     }
 
     /// Job executions matching `filter`, a page at a time (newest first unless `orderBy` says otherwise).
@@ -116,7 +107,11 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only job executions matching this filter.")] filter: Option<JobExecutionFilter>,
-        #[graphql(desc = "Sort order; ties are broken by id.", default)] order_by: OrderBy<JobExecutionOrderField>,
+        #[graphql(
+            desc = "Sort order (newest first when omitted or null); ties are broken by id.",
+            default_with = "Some(OrderBy::default())"
+        )]
+        order_by: Option<OrderBy<JobExecutionOrderField>>,
         #[graphql(
             desc = "Page size from the start (default 20, at most the server's maximum, 100 unless configured)."
         )]
@@ -125,16 +120,7 @@ impl QueryRoot {
         #[graphql(desc = "Page size from the end (at most the server's maximum).")] last: Option<i32>,
         #[graphql(desc = "End before the row with this cursor.")] before: Option<String>,
     ) -> Result<Connection<JobExecution>> {
-        let backend = db::backend(&api(ctx)?.db);
-        let filter = filter.map(|f| f.condition(backend)).unwrap_or_else(Condition::all);
-        connection(
-            ctx,
-            filter,
-            order_by.field.key(),
-            order_by.direction.into(),
-            PageArgs { first, after, last, before },
-        )
-        .await
+        connection(ctx, filter, order_by.unwrap_or_default(), PageArgs { first, after, last, before }).await
     }
 
     /// Job log lines matching `filter`, a page at a time (newest first unless `orderBy` says otherwise).
@@ -143,7 +129,11 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only log lines matching this filter.")] filter: Option<JobLogFilter>,
-        #[graphql(desc = "Sort order; ties are broken by id.", default)] order_by: OrderBy<JobLogOrderField>,
+        #[graphql(
+            desc = "Sort order (newest first when omitted or null); ties are broken by id.",
+            default_with = "Some(OrderBy::default())"
+        )]
+        order_by: Option<OrderBy<JobLogOrderField>>,
         #[graphql(
             desc = "Page size from the start (default 20, at most the server's maximum, 100 unless configured)."
         )]
@@ -152,27 +142,19 @@ impl QueryRoot {
         #[graphql(desc = "Page size from the end (at most the server's maximum).")] last: Option<i32>,
         #[graphql(desc = "End before the row with this cursor.")] before: Option<String>,
     ) -> Result<Connection<JobLog>> {
-        let backend = db::backend(&api(ctx)?.db);
-        let filter = filter.map(|f| f.condition(backend)).unwrap_or_else(Condition::all);
-        connection(
-            ctx,
-            filter,
-            order_by.field.key(),
-            order_by.direction.into(),
-            PageArgs { first, after, last, before },
-        )
-        .await
+        connection(ctx, filter, order_by.unwrap_or_default(), PageArgs { first, after, last, before }).await
     }
 }
 
-async fn connection<N: Node>(
+async fn connection<N: Node, F: OrderField<Entity = N::Entity>>(
     ctx: &Context<'_>,
-    filter: Condition,
-    key: SortKey<N::Entity>,
-    direction: Direction,
+    filter: Option<impl ToCondition>,
+    order_by: OrderBy<F>,
     args: PageArgs,
 ) -> Result<Connection<N>> {
     let api = api(ctx)?;
+    let filter = filter.map_or_else(Condition::all, |f| f.condition(db::backend(&api.db)));
+    let (key, direction) = (order_by.field.key(), order_by.direction.into());
     let request = args.request(key, &api.config)?;
     let selection = ctx.look_ahead();
     let omit = unselected_columns::<N::Entity>(|name| {

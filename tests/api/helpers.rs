@@ -1,0 +1,195 @@
+//! Test harness: a fresh database per test on the backend the environment selects, and the
+//! real server on a random port, driven over HTTP.
+//!
+//! `RUNLENS_TEST_DATABASE_URL` unset (or `sqlite`): each test gets its own SQLite file.
+//! `RUNLENS_TEST_DATABASE_URL=postgres://USER@HOST:PORT/DB`: each test creates its own database
+//! on that server (named `runlens_test_…`) and drops it afterwards.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use runlens::app::Application;
+use runlens::config::{DatabaseConfig, ServeConfig};
+use runlens::db;
+use runlens::seed::{self, Tree};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub enum Backend {
+    Sqlite,
+    Postgres { admin_url: String },
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("RUNLENS_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => Backend::Postgres { admin_url: url },
+        _ => Backend::Sqlite,
+    }
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    drop: DropAction,
+}
+
+enum DropAction {
+    Files(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        match backend() {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("runlens-test-{}.db", Uuid::new_v4().simple()));
+                Self { url: format!("sqlite://{}?mode=rwc", path.display()), drop: DropAction::Files(path) }
+            }
+            Backend::Postgres { admin_url } => {
+                let name = format!("runlens_test_{}", Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url).await.expect("cannot reach the test PostgreSQL server");
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                admin.close().await.ok();
+                Self { url: database_url(&admin_url, &name), drop: DropAction::Database { admin_url, name } }
+            }
+        }
+    }
+}
+
+/// `admin_url` with its database name replaced by `name`.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.drop {
+            DropAction::Files(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            DropAction::Database { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs outside any runtime we may block on: use a thread with its own.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    runtime.block_on(async {
+                        let admin = Database::connect(&admin_url).await.ok()?;
+                        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                        admin.close().await.ok()
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// The server under test, its database and an HTTP client.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub db: DatabaseConnection,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _database: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut ServeConfig)) -> Self {
+        let database = TestDb::create().await;
+        let db_config = DatabaseConfig::for_url(&database.url);
+        let db = db::connect(&db_config).await.expect("connect to the test database");
+        db::migrate(&db).await.expect("migrate the test database");
+        let mut config = ServeConfig::for_bind("127.0.0.1:0".parse().unwrap());
+        configure(&mut config);
+        let app = Application::with_database(db.clone(), config).await.expect("build the application");
+        let address = app.local_addr().expect("bound address");
+        let (shutdown, stopped) = oneshot::channel();
+        let server = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server error");
+        });
+        Self {
+            address,
+            db,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Inserts exact rows (parents first).
+    pub async fn insert(&self, trees: Vec<Tree>) {
+        seed::insert_fixture(&self.db, trees).await.expect("insert fixture");
+    }
+
+    /// POSTs a GraphQL request and returns the HTTP response.
+    pub async fn post(&self, body: Value) -> reqwest::Response {
+        self.client.post(self.url("/graphql")).json(&body).send().await.expect("request failed")
+    }
+
+    /// Runs a query and returns the whole response body.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        self.post(json!({ "query": query, "variables": variables })).await.json().await.expect("JSON response")
+    }
+
+    /// Runs a query that must succeed and returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.query(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Runs a query that must fail and returns its errors' `extensions.code`s.
+    pub async fn error_codes(&self, query: &str, variables: Value) -> Vec<String> {
+        let body = self.query(query, variables).await;
+        let errors = body["errors"].as_array().unwrap_or_else(|| panic!("expected errors, got {body:#}"));
+        errors.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned()).collect()
+    }
+
+    /// Number of SQL statements the server reports (Server-Timing) for a query.
+    pub async fn statements(&self, query: &str, variables: Value) -> u64 {
+        let response = self.post(json!({ "query": query, "variables": variables })).await;
+        let timing =
+            response.headers().get("server-timing").expect("Server-Timing header").to_str().unwrap().to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        let desc = timing.split("desc=\"").nth(1).expect("desc");
+        desc.split(' ').next().unwrap().parse().expect("statement count")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
