@@ -34,7 +34,7 @@ fn rows() -> Vec<invocations::Model> {
 /// `rows` in the API's default order: newest first, ties by id descending.
 fn newest_first(rows: &[invocations::Model]) -> Vec<String> {
     let mut sorted = rows.to_vec();
-    sorted.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    sorted.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
     sorted.iter().map(|r| r.id.to_string()).collect()
 }
 
@@ -138,7 +138,7 @@ async fn every_order_in_both_directions() {
     for (field, key) in cases {
         for direction in ["ASC", "DESC"] {
             let mut sorted = rows.clone();
-            sorted.sort_by(|a, b| (key(a), a.id).cmp(&(key(b), b.id)));
+            sorted.sort_by_key(|r| (key(r), r.id));
             if direction == "DESC" {
                 sorted.reverse();
             }
