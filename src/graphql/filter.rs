@@ -10,8 +10,7 @@
 use async_graphql::{InputObject, InputType};
 use chrono::{DateTime, Utc};
 use entity::{event_executions, invocations, job_executions, job_logs, status};
-use sea_orm::sea_query::extension::postgres::PgExpr;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, DbBackend, Value};
 use uuid::Uuid;
 
@@ -293,7 +292,7 @@ impl ToCondition for InvocationFilter {
                 .to_owned();
             all = all.add(if failed { Expr::exists(failed_job) } else { Expr::not_exists(failed_job) });
         }
-        combine(all, &self.and, &self.or, &self.not, |f| f.condition(backend))
+        combine(all, &self.and, &self.or, &self.not, backend)
     }
 }
 
@@ -347,7 +346,7 @@ impl ToCondition for EventExecutionFilter {
         all = field(all, &self.handler_duration_ms, C::HandlerDurationMs, backend);
         all = field(all, &self.detection_error, C::DetectionError, backend);
         all = field(all, &self.handler_error, C::HandlerError, backend);
-        combine(all, &self.and, &self.or, &self.not, |f| f.condition(backend))
+        combine(all, &self.and, &self.or, &self.not, backend)
     }
 }
 
@@ -399,7 +398,7 @@ impl ToCondition for JobExecutionFilter {
         all = field(all, &self.created_at, C::CreatedAt, backend);
         all = field(all, &self.updated_at, C::UpdatedAt, backend);
         all = field(all, &self.error_message, C::ErrorMessage, backend);
-        combine(all, &self.and, &self.or, &self.not, |f| f.condition(backend))
+        combine(all, &self.and, &self.or, &self.not, backend)
     }
 }
 
@@ -446,7 +445,7 @@ impl ToCondition for JobLogFilter {
         all = field(all, &self.message, C::Message, backend);
         all = field(all, &self.source, C::Source, backend);
         all = field(all, &self.created_at, C::CreatedAt, backend);
-        combine(all, &self.and, &self.or, &self.not, |f| f.condition(backend))
+        combine(all, &self.and, &self.or, &self.not, backend)
     }
 }
 
@@ -463,13 +462,14 @@ fn field<F: ColumnFilter>(
 }
 
 /// Adds the `and`/`or`/`not` parts of a filter to the condition of its own fields.
-fn combine<F>(
+fn combine<F: ToCondition>(
     mut all: Condition,
     and: &Option<Vec<F>>,
     or: &Option<Vec<F>>,
     not: &Option<Box<F>>,
-    condition: impl Fn(&F) -> Condition,
+    backend: DbBackend,
 ) -> Condition {
+    let condition = |f: &F| f.condition(backend);
     if let Some(filters) = and {
         for f in filters {
             all = all.add(condition(f));
@@ -484,7 +484,12 @@ fn combine<F>(
         }
     }
     if let Some(f) = not {
-        all = all.add(condition(f).not());
+        // `IS NOT TRUE` rather than `NOT`: a row where the inner filter is NULL (its column is
+        // NULL) does not match the filter, so it matches its negation.
+        // Bracketed by hand: PostgreSQL binds `IS` tighter than `=`, so without the brackets
+        // `a = b IS NOT TRUE` would mean `a = (b IS NOT TRUE)`.
+        let sql = if backend == DbBackend::Postgres { "($1) IS NOT TRUE" } else { "(?) IS NOT TRUE" };
+        all = all.add(Expr::cust_with_expr(sql, Expr::from(condition(f))));
     }
     all
 }
@@ -532,12 +537,14 @@ fn escape_like(text: &str) -> String {
 }
 
 fn like(column: &impl ColumnTrait, pattern: String, backend: DbBackend) -> Expr {
-    let target = Expr::col((column.entity_name(), *column));
-    let pattern = LikeExpr::new(pattern).escape('\\');
-    match backend {
-        DbBackend::Postgres => target.ilike(pattern),
-        _ => target.like(pattern),
-    }
+    // Written out rather than with SeaQuery's `ilike`, which brackets `(pattern ESCAPE …)` on
+    // PostgreSQL and so produces invalid SQL.
+    // (Custom expressions take the backend's own placeholder syntax.)
+    let sql = match backend {
+        DbBackend::Postgres => r"$1 ILIKE $2 ESCAPE '\'",
+        _ => r"? LIKE ? ESCAPE '\'",
+    };
+    Expr::cust_with_exprs(sql, [Expr::col((column.entity_name(), *column)), Expr::val(pattern)])
 }
 
 macro_rules! stored_enum_value {

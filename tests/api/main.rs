@@ -3,6 +3,8 @@
 mod fixtures;
 mod helpers;
 
+mod counts;
+mod filters;
 mod http;
 mod lookups;
 mod nested;

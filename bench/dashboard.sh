@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Read benchmark: the README's dashboard query against PostgreSQL holding 100,000 invocations
+# (~3.4 M rows), driven by wrk at concurrency 1 and 16 for 15 s each. Prints req/s, p50, p99
+# and the server's peak RSS under load.
+#
+#   bench/dashboard.sh            # PostgreSQL over TCP at 127.0.0.1:5432
+#   BENCH_PG=postgres://postgres@localhost BENCH_SOCKET=/var/run/postgresql bench/dashboard.sh
+#                                 # the server talks to PostgreSQL over its Unix socket
+#
+# Environment: BENCH_PG (server URL without database), BENCH_DB (database, runlens_bench),
+# BENCH_INVOCATIONS (100000), BENCH_SECONDS (15), BENCH_SOCKET (optional socket directory).
+source "$(dirname "$0")/lib.sh"
+need wrk wrk
+need psql postgresql-client
+
+INVOCATIONS=${BENCH_INVOCATIONS:-100000}
+SECONDS_EACH=${BENCH_SECONDS:-15}
+ADDR=127.0.0.1:8765
+
+build_release
+ensure_seeded "$INVOCATIONS"
+SERVER_URL=$BENCH_URL
+if [ -n "${BENCH_SOCKET:-}" ]; then
+    SERVER_URL="$BENCH_PG/$BENCH_DB?host=$BENCH_SOCKET"
+fi
+start_server "$ADDR" "$SERVER_URL"
+
+export BODY
+BODY=$(mktemp)
+python3 -c 'import json,sys; print(json.dumps({"query": open(sys.argv[1]).read()}))' "$ROOT/bench/dashboard.graphql" > "$BODY"
+curl -sf -X POST -H 'content-type: application/json' --data @"$BODY" "http://$ADDR/graphql" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); assert "errors" not in d, d; print("response ok:", len(d["data"]["invocations"]["nodes"]), "invocations")' >&2
+
+# Warm caches and connections, then measure.
+wrk -t2 -c16 -d3s -s "$ROOT/bench/post.lua" "http://$ADDR/graphql" >/dev/null
+
+run() {
+    local connections=$1 threads=$2 out
+    RSS_STOP=$(mktemp -u)
+    watch_rss "$SERVER_PID" > "$RSS_STOP.peak" &
+    local watcher=$!
+    out=$(wrk -t"$threads" -c"$connections" -d"${SECONDS_EACH}s" --latency -s "$ROOT/bench/post.lua" "http://$ADDR/graphql")
+    touch "$RSS_STOP"; wait "$watcher"
+    local rps p50 p99 errors
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+    printf "%-14s %10s %10s %10s %10s MiB %s\n" "concurrency $connections" "$rps" "$p50" "$p99" \
+        "$(( $(cat "$RSS_STOP.peak") / 1024 ))" "$errors"
+    rm -f "$RSS_STOP" "$RSS_STOP.peak"
+}
+
+echo
+echo "dashboard query, $INVOCATIONS invocations, ${SECONDS_EACH}s per run, $(nproc) cores"
+printf "%-14s %10s %10s %10s %14s\n" "" "req/s" "p50" "p99" "peak RSS"
+run 1 1
+run 16 2
+rm -f "$BODY"
