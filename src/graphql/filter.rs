@@ -8,12 +8,12 @@
 //! Filters derive `Hash`/`Eq` because nested-list filters are part of data loader keys.
 
 use async_graphql::{InputObject, InputType};
-use chrono::{DateTime, Utc};
 use entity::{event_executions, invocations, job_executions, job_logs, status};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, DbBackend, Value};
 use uuid::Uuid;
 
+use super::scalars::DateTime;
 use super::types::enums::{EventExecutionStatus, InvocationStatus, JobExecutionStatus, LogLevel};
 
 /// A whole-row filter of one table.
@@ -119,13 +119,13 @@ impl ColumnFilter for IntFilter {
 #[derive(InputObject, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DateTimeFilter {
     /// Later than.
-    pub gt: Option<DateTime<Utc>>,
+    pub gt: Option<DateTime>,
     /// At or later than.
-    pub gte: Option<DateTime<Utc>>,
+    pub gte: Option<DateTime>,
     /// Earlier than.
-    pub lt: Option<DateTime<Utc>>,
+    pub lt: Option<DateTime>,
     /// At or earlier than.
-    pub lte: Option<DateTime<Utc>>,
+    pub lte: Option<DateTime>,
 }
 
 impl ColumnFilter for DateTimeFilter {

@@ -6,6 +6,7 @@ pub mod filter;
 pub mod loaders;
 pub mod pagination;
 pub mod query;
+pub mod scalars;
 pub mod types;
 
 use std::sync::Arc;
@@ -44,7 +45,9 @@ pub fn build_schema(context: Option<ApiContext>) -> AppSchema {
 
 /// The schema in SDL, in a stable order (types, fields, arguments and enum values sorted).
 pub fn sdl() -> String {
-    build_schema(None).sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+    build_schema(None).sdl_with_options(
+        SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items().include_specified_by(),
+    )
 }
 
 pub(crate) fn api<'a>(ctx: &Context<'a>) -> ApiResult<&'a ApiContext> {

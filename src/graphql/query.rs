@@ -75,7 +75,7 @@ impl QueryRoot {
         #[graphql(desc = "Start after the row with this cursor.")] after: Option<String>,
         #[graphql(desc = "Page size from the end (at most the server's maximum).")] last: Option<i32>,
         #[graphql(desc = "End before the row with this cursor.")] before: Option<String>,
-    ) -> Result<Connection<Invocation>> {
+    ) -> Result<Fast<Connection<Invocation>>> {
         connection(ctx, filter, order_by.unwrap_or_default(), PageArgs { first, after, last, before }).await
     }
 
@@ -97,7 +97,7 @@ impl QueryRoot {
         #[graphql(desc = "Start after the row with this cursor.")] after: Option<String>,
         #[graphql(desc = "Page size from the end (at most the server's maximum).")] last: Option<i32>,
         #[graphql(desc = "End before the row with this cursor.")] before: Option<String>,
-    ) -> Result<Connection<EventExecution>> {
+    ) -> Result<Fast<Connection<EventExecution>>> {
         connection(ctx, filter, order_by.unwrap_or_default(), PageArgs { first, after, last, before }).await
     }
 
@@ -119,7 +119,7 @@ impl QueryRoot {
         #[graphql(desc = "Start after the row with this cursor.")] after: Option<String>,
         #[graphql(desc = "Page size from the end (at most the server's maximum).")] last: Option<i32>,
         #[graphql(desc = "End before the row with this cursor.")] before: Option<String>,
-    ) -> Result<Connection<JobExecution>> {
+    ) -> Result<Fast<Connection<JobExecution>>> {
         connection(ctx, filter, order_by.unwrap_or_default(), PageArgs { first, after, last, before }).await
     }
 
@@ -141,7 +141,7 @@ impl QueryRoot {
         #[graphql(desc = "Start after the row with this cursor.")] after: Option<String>,
         #[graphql(desc = "Page size from the end (at most the server's maximum).")] last: Option<i32>,
         #[graphql(desc = "End before the row with this cursor.")] before: Option<String>,
-    ) -> Result<Connection<JobLog>> {
+    ) -> Result<Fast<Connection<JobLog>>> {
         connection(ctx, filter, order_by.unwrap_or_default(), PageArgs { first, after, last, before }).await
     }
 }
@@ -151,7 +151,7 @@ async fn connection<N: Node, F: OrderField<Entity = N::Entity>>(
     filter: Option<impl ToCondition>,
     order_by: OrderBy<F>,
     args: PageArgs,
-) -> Result<Connection<N>> {
+) -> Result<Fast<Connection<N>>> {
     let api = api(ctx)?;
     let filter = filter.map_or_else(Condition::all, |f| f.condition(db::backend(&api.db)));
     let (key, direction) = (order_by.field.key(), order_by.direction.into());
@@ -164,5 +164,5 @@ async fn connection<N: Node, F: OrderField<Entity = N::Entity>>(
     let page = page::fetch(&api.db, filter.clone(), key, direction, &request, omit, want_total)
         .await
         .map_err(crate::error::ApiError::from)?;
-    Ok(Connection::new(page, key, filter))
+    Ok(Fast(Connection::new(page, key, filter)))
 }

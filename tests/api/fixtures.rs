@@ -14,7 +14,7 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
 
 /// The RFC 3339 form the API returns for `at(minutes)`.
 pub fn at_str(minutes: i64) -> String {
-    at(minutes).to_rfc3339()
+    at(minutes).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 pub fn invocation(created_at: DateTime<Utc>) -> invocations::Model {

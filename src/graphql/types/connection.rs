@@ -50,6 +50,19 @@ impl<N: Node> Connection<N> {
     }
 }
 
+// The connection types go through `Fast` too, so their fields come back in the order asked for.
+impl<N: Node> Resolved for Connection<N> {
+    const ASYNC_FIELDS: &'static [&'static str] = &["edges", "nodes", "totalCount"];
+}
+
+impl<N: Node> Resolved for Edge<N> {
+    const ASYNC_FIELDS: &'static [&'static str] = &["node"];
+}
+
+impl Resolved for PageInfo {
+    const ASYNC_FIELDS: &'static [&'static str] = &[];
+}
+
 impl<N: Node> TypeName for Connection<N> {
     fn type_name() -> Cow<'static, str> {
         format!("{}Connection", N::type_name()).into()
@@ -60,10 +73,10 @@ impl<N: Node> TypeName for Connection<N> {
 #[Object(name_type)]
 impl<N: Node> Connection<N> {
     /// The page's rows, each with the cursor of its position.
-    async fn edges(&self) -> Vec<Edge<N>> {
+    async fn edges(&self) -> Vec<Fast<Edge<N>>> {
         self.nodes
             .iter()
-            .map(|node| Edge { cursor: encode_cursor(self.key, node.0.model()), node: node.clone() })
+            .map(|node| Fast(Edge { cursor: encode_cursor(self.key, node.0.model()), node: node.clone() }))
             .collect()
     }
 
@@ -73,8 +86,8 @@ impl<N: Node> Connection<N> {
     }
 
     /// Whether more rows exist before and after this page, and the cursors to reach them.
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self) -> Fast<PageInfo> {
+        Fast(self.page_info.clone())
     }
 
     /// How many rows match the filter across all pages. Costs a count query, so select it

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::event_executions;
 use uuid::Uuid;
 
@@ -12,6 +11,7 @@ use super::{Invocation, JobExecution, node};
 use crate::graphql::fast::Fast;
 use crate::graphql::filter::JobExecutionFilter;
 use crate::graphql::loaders::{InvocationKey, JobsOfEvent};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::{load_children, load_parent};
 
 #[derive(Clone)]
@@ -84,13 +84,13 @@ impl EventExecution {
     }
 
     /// When the check started.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
     /// When the row was last written.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
     /// The invocation that checked this event.

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Json, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::invocations;
 use uuid::Uuid;
 
@@ -13,6 +12,7 @@ use crate::graphql::fast::Fast;
 use crate::graphql::filter::{EventExecutionFilter, JobExecutionFilter};
 use crate::graphql::load_children;
 use crate::graphql::loaders::{EventsOfInvocation, JobsOfInvocation};
+use crate::graphql::scalars::DateTime;
 
 #[derive(Clone)]
 pub struct Invocation(pub Arc<invocations::Model>);
@@ -109,13 +109,13 @@ impl Invocation {
     }
 
     /// When the invocation started.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
     /// When the invocation was last written.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
     /// The event modules checked, in the order they started.

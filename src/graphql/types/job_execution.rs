@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Json, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::job_executions;
 use uuid::Uuid;
 
@@ -12,6 +11,7 @@ use super::{EventExecution, Invocation, JobLog, node};
 use crate::graphql::fast::Fast;
 use crate::graphql::filter::{JobLogFilter, LogLevelFilter};
 use crate::graphql::loaders::{EventExecutionKey, InvocationKey, LogsOfJob};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::{load_children, load_parent};
 
 #[derive(Clone)]
@@ -88,13 +88,13 @@ impl JobExecution {
     }
 
     /// When the job started.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
     /// When the row was last written.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
     }
 
     /// The invocation the job belongs to.

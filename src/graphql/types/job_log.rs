@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Json, Object, Result};
-use chrono::{DateTime, Utc};
 use entity::job_logs;
 use uuid::Uuid;
 
@@ -12,6 +11,7 @@ use super::{JobExecution, node};
 use crate::graphql::fast::Fast;
 use crate::graphql::load_parent;
 use crate::graphql::loaders::JobExecutionKey;
+use crate::graphql::scalars::DateTime;
 
 #[derive(Clone)]
 pub struct JobLog(pub Arc<job_logs::Model>);
@@ -52,8 +52,8 @@ impl JobLog {
     }
 
     /// When the line was captured.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
     }
 
     /// The job execution that wrote the line.
