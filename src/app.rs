@@ -1,22 +1,31 @@
-//! The HTTP application: router, handlers, and serving until a shutdown signal.
+//! The HTTP application: router, handlers, background tasks, and serving until a shutdown
+//! signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql::{BatchRequest, ParseRequestError};
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::{BatchRequest, Data, ParseRequestError};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use http_body_util::Limited;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{DatabaseConfig, ServeConfig};
+use crate::graphql::loaders::spawned_loader;
 use crate::graphql::{self, ApiContext, AppSchema, ParseCache};
+use crate::ingest::{Ingestor, ndjson};
+use crate::live::Broker;
 use crate::{db, seed};
 
 /// Everything a handler needs, shared by all requests.
@@ -24,14 +33,19 @@ use crate::{db, seed};
 pub struct AppState {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
+    pub ingestor: Ingestor,
     pub sdl: Arc<str>,
     pub parse_cache: Arc<ParseCache>,
+    pub max_request_bytes: usize,
 }
 
-/// A bound, ready-to-run server.
+/// A bound, ready-to-run server and its background tasks.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// Stops the background tasks once the server has stopped.
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -48,10 +62,25 @@ impl Application {
 
     /// Binds a server over an already migrated database.
     pub async fn with_database(db: DatabaseConnection, config: ServeConfig) -> anyhow::Result<Self> {
-        let schema = graphql::build_schema(Some(ApiContext { db: db.clone(), config: config.api.clone() }));
-        let state = AppState { schema, db, sdl: graphql::sdl().into(), parse_cache: Arc::new(ParseCache::new(512)) };
+        let stop = CancellationToken::new();
+        let broker = Broker::new(db::backend(&db), config.subscription_buffer);
+        let ingestor = Ingestor::new(db.clone(), config.ingest.clone(), broker.clone());
+        let schema = graphql::build_schema(Some(graphql::SchemaData {
+            api: ApiContext { db: db.clone(), config: config.api.clone() },
+            ingestor: ingestor.clone(),
+            broker: broker.clone(),
+        }));
+        let tasks = vec![tokio::spawn(broker.listen(db.clone(), stop.child_token()))];
+        let state = AppState {
+            schema,
+            db,
+            ingestor,
+            sdl: graphql::sdl().into(),
+            parse_cache: Arc::new(ParseCache::new(512)),
+            max_request_bytes: config.ingest.max_request_bytes,
+        };
         let listener = TcpListener::bind(config.bind).await?;
-        Ok(Self { listener, router: router(state) })
+        Ok(Self { listener, router: router(state), stop, tasks })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -63,10 +92,15 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes, then stops the background tasks.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving GraphQL at /graphql");
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        served
     }
 }
 
@@ -74,25 +108,61 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/graphql") }))
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/ws", get(graphql_ws))
+        .route("/ingest", post(ingest))
         .route("/schema.graphql", get(schema_sdl))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state)
 }
 
-async fn graphql_post(State(state): State<AppState>, request: GraphQLBatchRequest<BadRequest>) -> Response {
-    execute(&state, request.into_inner()).await
+async fn graphql_post(State(state): State<AppState>, request: Request) -> Response {
+    let limit = state.max_request_bytes;
+    let request = request.map(|body| Body::new(Limited::new(body, limit)));
+    match GraphQLBatchRequest::<BadRequest>::from_request(request, &()).await {
+        Ok(request) => execute(&state, request.into_inner()).await,
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
-/// GraphQL over GET (`?query=…`), or GraphiQL for a browser that asks for the bare path.
+/// GraphQL over GET (`?query=…`), a WebSocket upgrade, or GraphiQL for a browser.
 async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+    if request.headers().contains_key(header::UPGRADE) {
+        let (mut parts, _) = request.into_parts();
+        let protocol = GraphQLProtocol::from_request_parts(&mut parts, &()).await;
+        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
+        return match (protocol, upgrade) {
+            (Ok(protocol), Ok(upgrade)) => websocket(state, protocol, upgrade),
+            (Err(rejection), _) => rejection.into_response(),
+            (_, Err(rejection)) => rejection.into_response(),
+        };
+    }
     if request.uri().query().is_none_or(str::is_empty) {
-        return Html(GraphiQLSource::build().endpoint("/graphql").title("runlens").finish()).into_response();
+        return Html(
+            GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("runlens").finish(),
+        )
+        .into_response();
     }
     match GraphQLBatchRequest::<BadRequest>::from_request(request, &()).await {
         Ok(request) => execute(&state, request.into_inner()).await,
         Err(rejection) => rejection.into_response(),
     }
+}
+
+async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+    websocket(state, protocol, upgrade)
+}
+
+/// Subscriptions (and queries) over `graphql-transport-ws` or the older `graphql-ws`.
+fn websocket(state: AppState, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let mut data = Data::default();
+            data.insert(spawned_loader(state.db.clone()));
+            GraphQLWebSocket::new(socket, state.schema.clone(), protocol).with_data(data).serve()
+        })
+        .into_response()
 }
 
 /// Runs a (batch) request with a fresh data loader, reporting its SQL work in `Server-Timing`.
@@ -110,6 +180,10 @@ async fn execute(state: &AppState, request: BatchRequest) -> Response {
         response.headers_mut().insert("server-timing", value);
     }
     response
+}
+
+async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    ndjson::handle(state.ingestor.clone(), &headers, body).await
 }
 
 async fn schema_sdl(State(state): State<AppState>) -> impl IntoResponse {
@@ -137,12 +211,22 @@ impl From<ParseRequestError> for BadRequest {
 
 impl IntoResponse for BadRequest {
     fn into_response(self) -> Response {
-        let (status, message) = match &self.0 {
-            ParseRequestError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large".to_owned()),
-            err => (StatusCode::BAD_REQUEST, format!("invalid GraphQL request: {err}")),
+        let too_large = match &self.0 {
+            ParseRequestError::PayloadTooLarge => true,
+            ParseRequestError::Io(err) => err.to_string().contains("length limit exceeded"),
+            _ => false,
+        };
+        let (status, code, message) = if too_large {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "request body too large (see --max-request-bytes)".to_owned(),
+            )
+        } else {
+            (StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("invalid GraphQL request: {}", self.0))
         };
         let body = serde_json::json!({
-            "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }]
+            "errors": [{ "message": message, "extensions": { "code": code } }]
         });
         (status, [(header::CONTENT_TYPE, "application/graphql-response+json")], body.to_string()).into_response()
     }

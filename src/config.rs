@@ -91,6 +91,13 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub api: ApiConfig,
 
+    #[command(flatten)]
+    pub ingest: IngestConfig,
+
+    /// Commits a subscriber may fall behind before it misses the oldest ones.
+    #[arg(long, env = "RUNLENS_SUBSCRIPTION_BUFFER", default_value_t = 1024)]
+    pub subscription_buffer: usize,
+
     /// Insert this many demo invocations at start when the database holds none (0: never).
     #[arg(long, env = "RUNLENS_DEMO_INVOCATIONS", default_value_t = 0)]
     pub demo_invocations: u32,
@@ -111,7 +118,13 @@ impl ServeConfig {
 
     /// Settings for `addr` with every default (used by tests).
     pub fn for_bind(bind: SocketAddr) -> Self {
-        Self { bind, api: ApiConfig::default(), demo_invocations: 0 }
+        Self {
+            bind,
+            api: ApiConfig::default(),
+            ingest: IngestConfig::default(),
+            subscription_buffer: 1024,
+            demo_invocations: 0,
+        }
     }
 }
 
@@ -134,6 +147,38 @@ pub struct ApiConfig {
 impl Default for ApiConfig {
     fn default() -> Self {
         Self { default_page_size: 20, max_page_size: 100, max_list_size: 1_000 }
+    }
+}
+
+/// Limits of the write path.
+#[derive(Debug, Clone, Args)]
+pub struct IngestConfig {
+    /// Largest JSON document (payload, options, result, log data) or text (message, stack
+    /// trace, error) a write may carry, in bytes.
+    #[arg(long, env = "RUNLENS_MAX_FIELD_BYTES", default_value_t = 256 * 1024)]
+    pub max_field_bytes: usize,
+
+    /// Largest GraphQL request body, and longest NDJSON line, in bytes.
+    #[arg(long, env = "RUNLENS_MAX_REQUEST_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+
+    /// Most trees one `ingest` mutation may carry.
+    #[arg(long, env = "RUNLENS_MAX_BATCH_TREES", default_value_t = 1_000)]
+    pub max_batch_trees: usize,
+
+    /// NDJSON lines written per transaction by `POST /ingest`.
+    #[arg(long, env = "RUNLENS_INGEST_CHUNK_LINES", default_value_t = 100)]
+    pub ingest_chunk_lines: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_field_bytes: 256 * 1024,
+            max_request_bytes: 16 * 1024 * 1024,
+            max_batch_trees: 1_000,
+            ingest_chunk_lines: 100,
+        }
     }
 }
 

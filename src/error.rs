@@ -42,7 +42,11 @@ pub enum ApiError {
         message: String,
         field: Option<String>,
     },
-    NotFound(String),
+    /// A referenced row does not exist; `field` names the input path that referred to it.
+    NotFound {
+        message: String,
+        field: Option<String>,
+    },
     Unauthenticated(String),
     Forbidden(String),
     /// The database could not be reached in time; the request may succeed if retried.
@@ -61,6 +65,10 @@ impl ApiError {
         ApiError::BadUserInput { message: message.into(), field: Some(field.into()) }
     }
 
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::NotFound { message: message.into(), field: None }
+    }
+
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         ApiError::Internal(err.into())
     }
@@ -68,7 +76,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadUserInput { .. } => ErrorCode::BadUserInput,
-            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::NotFound { .. } => ErrorCode::NotFound,
             ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
@@ -80,7 +88,7 @@ impl ApiError {
     pub fn client_message(&self) -> String {
         match self {
             ApiError::BadUserInput { message, .. }
-            | ApiError::NotFound(message)
+            | ApiError::NotFound { message, .. }
             | ApiError::Unauthenticated(message)
             | ApiError::Forbidden(message) => message.clone(),
             ApiError::Unavailable(_) => "the database is unavailable; try again shortly".to_owned(),
@@ -89,7 +97,7 @@ impl ApiError {
     }
 
     /// Logs causes the client does not see. Called once, where the error leaves the API.
-    fn log(&self) {
+    pub fn log(&self) {
         match self {
             ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
             ApiError::Internal(err) => tracing::error!(error = format!("{err:#}"), "internal error"),
@@ -132,7 +140,7 @@ impl From<ApiError> for async_graphql::Error {
         err.log();
         let code = err.code();
         let field = match &err {
-            ApiError::BadUserInput { field, .. } => field.clone(),
+            ApiError::BadUserInput { field, .. } | ApiError::NotFound { field, .. } => field.clone(),
             _ => None,
         };
         async_graphql::Error::new(err.client_message()).extend_with(|_, ext| {

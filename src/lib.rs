@@ -10,6 +10,10 @@ pub mod db;
 pub mod error;
 /// The GraphQL schema, resolvers and data loaders.
 pub mod graphql;
+/// The write path: lifecycle mutations, batch and NDJSON ingestion.
+pub mod ingest;
+/// Committed changes fanned out to subscribers.
+pub mod live;
 /// Realistic demo data.
 pub mod seed;
 /// Logging and tracing setup.

@@ -13,10 +13,7 @@ use entity::{event_executions, invocations, job_executions, job_logs};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -122,30 +119,11 @@ pub async fn insert_trees(db: &impl ConnectionTrait, trees: Vec<Tree>) -> Result
         job_executions: jobs.len() as u64,
         job_logs: logs.len() as u64,
     };
-    insert_all::<invocations::Entity>(db, invocations).await?;
-    insert_all::<event_executions::Entity>(db, events).await?;
-    insert_all::<job_executions::Entity>(db, jobs).await?;
-    insert_all::<job_logs::Entity>(db, logs).await?;
+    crate::db::write::insert::<invocations::Entity>(db, invocations).await?;
+    crate::db::write::insert::<event_executions::Entity>(db, events).await?;
+    crate::db::write::insert::<job_executions::Entity>(db, jobs).await?;
+    crate::db::write::insert::<job_logs::Entity>(db, logs).await?;
     Ok(report)
-}
-
-/// Stays under both backends' bind-parameter limits (SQLite 32766, PostgreSQL 65535).
-const MAX_PARAMETERS: usize = 30_000;
-
-async fn insert_all<E: EntityTrait>(db: &impl ConnectionTrait, rows: Vec<E::Model>) -> Result<(), DbErr>
-where
-    E::Model: IntoActiveModel<E::ActiveModel>,
-    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
-{
-    use sea_orm::Iterable;
-    let per_statement = (MAX_PARAMETERS / E::Column::iter().count()).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<E::ActiveModel> =
-            rows.by_ref().take(per_statement).map(IntoActiveModel::into_active_model).collect();
-        E::insert_many(chunk).exec_without_returning(db).await?;
-    }
-    Ok(())
 }
 
 const DOMAINS: [&str; 20] = [

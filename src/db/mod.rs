@@ -7,6 +7,7 @@
 pub mod page;
 pub mod related;
 pub mod stats;
+pub mod write;
 
 use std::time::Duration;
 

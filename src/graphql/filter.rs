@@ -563,3 +563,37 @@ stored_enum_value!(
     JobExecutionStatus => status::JobExecutionStatus,
     LogLevel => status::LogLevel
 );
+
+// In-memory evaluation, for subscriptions, with the same meaning as the SQL: a null value fails
+// every condition but `isNull: true`.
+
+impl StringFilter {
+    pub fn matches(&self, value: Option<&str>) -> bool {
+        let Some(v) = value else {
+            return self.is_null != Some(false)
+                && self.eq.is_none()
+                && self.ne.is_none()
+                && self.in_list.is_none()
+                && self.not_in.is_none()
+                && self.contains.is_none()
+                && self.starts_with.is_none();
+        };
+        let lower = v.to_lowercase();
+        self.is_null != Some(true)
+            && self.eq.as_deref().is_none_or(|x| x == v)
+            && self.ne.as_deref().is_none_or(|x| x != v)
+            && self.in_list.as_ref().is_none_or(|xs| xs.iter().any(|x| x == v))
+            && self.not_in.as_ref().is_none_or(|xs| xs.iter().all(|x| x != v))
+            && self.contains.as_deref().is_none_or(|x| lower.contains(&x.to_lowercase()))
+            && self.starts_with.as_deref().is_none_or(|x| lower.starts_with(&x.to_lowercase()))
+    }
+}
+
+impl<T: InputType + Copy + PartialEq> StatusFilter<T> {
+    pub fn matches(&self, value: T) -> bool {
+        self.eq.is_none_or(|x| x == value)
+            && self.ne.is_none_or(|x| x != value)
+            && self.in_list.as_ref().is_none_or(|xs| xs.contains(&value))
+            && self.not_in.as_ref().is_none_or(|xs| !xs.contains(&value))
+    }
+}

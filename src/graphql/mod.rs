@@ -4,14 +4,16 @@ mod execute;
 pub mod fast;
 pub mod filter;
 pub mod loaders;
+pub mod mutation;
 pub mod pagination;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, SDLExportOptions, Schema};
+use async_graphql::{Context, SDLExportOptions, Schema};
 use sea_orm::{DatabaseConnection, EntityTrait, IdenStatic};
 use uuid::Uuid;
 
@@ -19,11 +21,13 @@ use crate::config::ApiConfig;
 use crate::db::Keyed;
 use crate::error::{ApiError, ApiResult};
 use loaders::{ById, ChildrenOf, ListArgs, Relation, RequestLoader};
+use mutation::MutationRoot;
 use query::QueryRoot;
+use subscription::SubscriptionRoot;
 
 pub use execute::{ParseCache, execute};
 
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// What every resolver can reach: the database and the configured limits.
 pub struct ApiContext {
@@ -31,14 +35,21 @@ pub struct ApiContext {
     pub config: ApiConfig,
 }
 
+/// Everything the schema's resolvers reach.
+pub struct SchemaData {
+    pub api: ApiContext,
+    pub ingestor: crate::ingest::Ingestor,
+    pub broker: crate::live::Broker,
+}
+
 /// The schema with its data and extensions; limits and extensions are all set here.
-pub fn build_schema(context: Option<ApiContext>) -> AppSchema {
+pub fn build_schema(data: Option<SchemaData>) -> AppSchema {
     // No schema extensions: async-graphql runs every field through each extension's hook, an
     // allocation per field even when the hook is a no-op. Error codes and the parse cache are
     // applied around execution instead (see `execute`).
-    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription);
-    if let Some(context) = context {
-        builder = builder.data(context);
+    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot);
+    if let Some(data) = data {
+        builder = builder.data(data.api).data(data.ingestor).data(data.broker);
     }
     builder.finish()
 }
@@ -124,5 +135,5 @@ where
     let id = key.0;
     load_by_id(ctx, key)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("{} {id} no longer exists", E::default().table_name())))
+        .ok_or_else(|| ApiError::not_found(format!("{} {id} no longer exists", E::default().table_name())))
 }

@@ -36,3 +36,12 @@ impl From<DateTime> for sea_orm::Value {
         t.0.into()
     }
 }
+
+impl<'de> serde::Deserialize<'de> for DateTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| DateTime(t.with_timezone(&Utc)))
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 date-time")))
+    }
+}
