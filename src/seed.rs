@@ -76,6 +76,87 @@ pub struct Tree {
 /// Invocations written per transaction; about 34 rows each.
 const TREES_PER_TRANSACTION: usize = 500;
 
+/// The plan's trees, generated lazily (for tools that send them through the API).
+pub fn trees(plan: &SeedPlan) -> impl Iterator<Item = Tree> + use<> {
+    let mut generator = Generator::new(plan);
+    (0..plan.invocations).map(move |_| generator.tree())
+}
+
+impl Tree {
+    /// The tree as an `InvocationTreeInput` (the `ingest` mutation's and `POST /ingest`'s
+    /// format), with every id and timestamp, so sending it twice changes nothing.
+    pub fn to_input(&self) -> serde_json::Value {
+        use serde_json::{Map, Value};
+        fn object(value: Value) -> Map<String, Value> {
+            match value {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            }
+        }
+        /// Model fields to input fields: camelCase names, GraphQL enum spelling, no derived or
+        /// internal columns.
+        fn fields(model: &impl serde::Serialize, drop: &[&str]) -> Map<String, Value> {
+            let mut out = Map::new();
+            for (key, value) in object(serde_json::to_value(model).unwrap_or_default()) {
+                if drop.contains(&key.as_str()) || value.is_null() {
+                    continue;
+                }
+                let mut camel = String::new();
+                let mut upper = false;
+                for ch in key.chars() {
+                    if ch == '_' {
+                        upper = true;
+                    } else {
+                        camel.push(if upper { ch.to_ascii_uppercase() } else { ch });
+                        upper = false;
+                    }
+                }
+                let value = match (camel.as_str(), value) {
+                    ("status" | "level", Value::String(s)) => Value::String(s.to_uppercase()),
+                    (_, value) => value,
+                };
+                out.insert(camel, value);
+            }
+            out
+        }
+        let mut root = match &self.invocation {
+            Some(invocation) => fields(
+                invocation,
+                &["events_detected_count", "total_jobs_run", "total_jobs_succeeded", "total_jobs_failed", "updated_at"],
+            ),
+            None => Map::new(),
+        };
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|event| {
+                let mut e =
+                    fields(event, &["invocation_id", "jobs_count", "jobs_succeeded", "jobs_failed", "updated_at"]);
+                let jobs: Vec<Value> = self
+                    .jobs
+                    .iter()
+                    .filter(|job| job.event_execution_id == event.id)
+                    .map(|job| {
+                        let mut j = fields(job, &["invocation_id", "event_execution_id", "updated_at"]);
+                        let logs: Vec<Value> = self
+                            .logs
+                            .iter()
+                            .filter(|log| log.job_execution_id == job.id)
+                            .map(|log| Value::Object(fields(log, &["job_execution_id", "updated_at"])))
+                            .collect();
+                        j.insert("logs".into(), Value::Array(logs));
+                        Value::Object(j)
+                    })
+                    .collect();
+                e.insert("jobExecutions".into(), Value::Array(jobs));
+                Value::Object(e)
+            })
+            .collect();
+        root.insert("eventExecutions".into(), Value::Array(events));
+        Value::Object(root)
+    }
+}
+
 /// Generates and writes the plan's data, a transaction per batch of trees.
 pub async fn run(db: &DatabaseConnection, plan: &SeedPlan) -> anyhow::Result<SeedReport> {
     let mut generator = Generator::new(plan);

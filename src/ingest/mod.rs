@@ -196,8 +196,8 @@ impl Ingestor {
         Ok(Applied { results: results.into_iter().map(|r| r.unwrap_or_else(|| Ok(IngestCounts::default()))).collect() })
     }
 
-    /// Plans and writes `units`. With `skip_invalid`, invalid units are left out (and the rest
-    /// planned again, as they may have depended on them); otherwise any invalid unit aborts all.
+    /// Plans and writes `units`. With `skip_invalid`, invalid units are left out (the plan is
+    /// as if they had never been sent); otherwise any invalid unit aborts all.
     async fn write(
         &self,
         units: Vec<Unit>,
@@ -233,37 +233,16 @@ impl Ingestor {
     ) -> Result<(Vec<Result<IngestCounts, IngestError>>, Option<Commit>), WriteError> {
         let now = plan::micros(Utc::now());
         let txn = self.db.begin().await?;
-        let mut active: Vec<usize> = (0..units.len()).collect();
-        let mut rejected: HashMap<usize, IngestError> = HashMap::new();
-        let mut plan = loop {
-            let batch: Vec<Unit> = active.iter().map(|&i| units[i].clone()).collect();
-            let mut plan = load(&txn, &batch).await?;
-            let errors = plan.apply(&batch, now);
-            if errors.is_empty() {
-                break plan;
-            }
-            if !skip_invalid {
-                let (_, first) = errors.into_iter().next().expect("errors is not empty");
-                return Err(WriteError::Invalid(first));
-            }
-            let failed: HashSet<usize> = errors.iter().map(|(u, _)| active[*u]).collect();
-            for (u, err) in errors {
-                rejected.insert(active[u], err);
-            }
-            active.retain(|i| !failed.contains(i));
-        };
+        let mut plan = load(&txn, units).await?;
+        let results = plan.apply(units, now);
+        if !skip_invalid && let Some(Err(first)) = results.iter().find(|r| r.is_err()) {
+            return Err(WriteError::Invalid(first.clone()));
+        }
         let commit = store(&txn, plan.take_writes(), now).await?;
         if let Some(commit) = &commit {
             self.broker.stage(&txn, commit).await?;
         }
         txn.commit().await?;
-        let mut counts = plan.counts.into_iter();
-        let results = (0..units.len())
-            .map(|i| match rejected.remove(&i) {
-                Some(err) => Err(err),
-                None => Ok(counts.next().unwrap_or_default()),
-            })
-            .collect();
         Ok((results, commit))
     }
 

@@ -12,12 +12,11 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
-use tokio_util::io::StreamReader;
 
 use super::input::InvocationTreeInput;
 use super::plan::Unit;
@@ -58,37 +57,31 @@ struct Summary {
 
 async fn run(ingestor: &Ingestor, body: Body, out: &mpsc::UnboundedSender<String>) -> Summary {
     let config = ingestor.config().clone();
-    let reader = StreamReader::new(body.into_data_stream().map(|chunk| chunk.map_err(std::io::Error::other)));
-    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(config.max_request_bytes));
+    let mut lines = Lines::new(body.into_data_stream(), config.max_request_bytes);
     let mut summary = Summary::default();
     // Lines read since the last write, parsed or not, so results go out in line order.
     let mut chunk: Vec<(u64, Result<Unit, IngestError>)> = Vec::with_capacity(config.ingest_chunk_lines);
     loop {
-        let next = lines.next().await;
-        let line_number = summary.lines + 1;
-        match next {
+        let line = match lines.next().await {
             None => break,
-            Some(Ok(line)) => {
-                summary.lines = line_number;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                chunk.push((line_number, parse(&line).map(|tree| Unit::from_tree(tree, "line"))));
-            }
-            Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                summary.lines = line_number;
-                let err = IngestError::bad_input(
-                    "line",
-                    "",
-                    format!("longer than {} bytes (--max-request-bytes)", config.max_request_bytes),
-                );
-                chunk.push((line_number, Err(err)));
-            }
-            Some(Err(LinesCodecError::Io(err))) => {
+            Some(Err(err)) => {
                 summary.aborted = Some(format!("reading the body failed after line {}: {err}", summary.lines));
                 break;
             }
-        }
+            Some(Ok(line)) => line,
+        };
+        summary.lines += 1;
+        let parsed = match line {
+            Line::Text(text) if text.trim().is_empty() => continue,
+            Line::Text(text) => parse(&text).map(|tree| Unit::from_tree(tree, "line")),
+            Line::TooLong => Err(IngestError::bad_input(
+                "line",
+                "",
+                format!("longer than {} bytes (--max-request-bytes)", config.max_request_bytes),
+            )),
+            Line::NotUtf8 => Err(IngestError::bad_input("line", "", "is not UTF-8")),
+        };
+        chunk.push((summary.lines, parsed));
         if chunk.len() >= config.ingest_chunk_lines
             && let Err(err) = flush(ingestor, &mut chunk, &mut summary, out).await
         {
@@ -100,6 +93,70 @@ async fn run(ingestor: &Ingestor, body: Body, out: &mpsc::UnboundedSender<String
         summary.aborted = Some(err);
     }
     summary
+}
+
+/// One line of the body.
+enum Line {
+    Text(String),
+    /// Longer than the limit; its bytes were dropped as they arrived.
+    TooLong,
+    NotUtf8,
+}
+
+/// Splits a byte stream into lines of at most `max` bytes without holding more than one line.
+struct Lines<S> {
+    stream: S,
+    buffer: BytesMut,
+    max: usize,
+    /// Inside a line that is already too long: drop bytes up to its end.
+    skipping: bool,
+    finished: bool,
+}
+
+impl<S, E> Lines<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    fn new(stream: S, max: usize) -> Self {
+        Self { stream, buffer: BytesMut::new(), max, skipping: false, finished: false }
+    }
+
+    async fn next(&mut self) -> Option<Result<Line, String>> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+                let mut line = self.buffer.split_to(end + 1);
+                line.truncate(end);
+                if line.last() == Some(&b'\r') {
+                    line.truncate(end - 1);
+                }
+                if std::mem::take(&mut self.skipping) || line.len() > self.max {
+                    return Some(Ok(Line::TooLong));
+                }
+                return Some(Ok(match String::from_utf8(line.to_vec()) {
+                    Ok(text) => Line::Text(text),
+                    Err(_) => Line::NotUtf8,
+                }));
+            }
+            if self.buffer.len() > self.max {
+                self.buffer.clear();
+                self.skipping = true;
+            }
+            if self.finished {
+                // The last line may lack its newline.
+                if self.buffer.is_empty() && !self.skipping {
+                    return None;
+                }
+                self.buffer.extend_from_slice(b"\n");
+                continue;
+            }
+            match self.stream.next().await {
+                Some(Ok(bytes)) => self.buffer.extend_from_slice(&bytes),
+                Some(Err(err)) => return Some(Err(err.to_string())),
+                None => self.finished = true,
+            }
+        }
+    }
 }
 
 fn parse(line: &str) -> Result<InvocationTreeInput, IngestError> {

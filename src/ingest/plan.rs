@@ -252,8 +252,19 @@ pub struct Plan {
     /// Stored parents whose children changed: their counters are recomputed after writing.
     pub recount_events: HashSet<Uuid>,
     pub recount_invocations: HashSet<Uuid>,
-    /// Rows touched per unit.
-    pub counts: Vec<IngestCounts>,
+    /// How to take back the changes of the unit being applied, newest last.
+    undo: Vec<Undo>,
+}
+
+/// A change to the plan, and how to reverse it.
+#[derive(Debug)]
+enum Undo {
+    Invocation(Uuid, Option<Slot<invocations::Model>>),
+    Event(Uuid, Option<Slot<event_executions::Model>>),
+    Job(Uuid, Option<Slot<job_executions::Model>>),
+    Log(Uuid),
+    RecountEvent(Uuid),
+    RecountInvocation(Uuid),
 }
 
 /// Ids the batch refers to, per table, so the stored rows can be loaded before planning.
@@ -301,21 +312,57 @@ impl Plan {
         }
     }
 
-    /// Applies every unit in order. Returns the units that were invalid, with why; when there
-    /// are any, the plan must not be written.
-    pub fn apply(&mut self, units: &[Unit], now: DateTime<Utc>) -> Vec<(usize, IngestError)> {
-        let mut errors = Vec::new();
-        for (u, unit) in units.iter().enumerate() {
-            let mut counts = IngestCounts::default();
-            if let Err(err) = self.apply_unit(unit, now, &mut counts) {
-                errors.push((u, err));
+    /// Applies every unit in order, each as a whole: an invalid unit leaves no trace in the
+    /// plan, so later units are planned as if it had never been sent. Returns, per unit, the
+    /// rows it touches or why it is invalid.
+    pub fn apply(&mut self, units: &[Unit], now: DateTime<Utc>) -> Vec<Result<IngestCounts, IngestError>> {
+        let results = units
+            .iter()
+            .map(|unit| {
+                self.undo.clear();
+                let mut counts = IngestCounts::default();
+                let result = self.apply_unit(unit, now, &mut counts);
+                if result.is_err() {
+                    self.rollback();
+                }
+                result.map(|()| counts)
+            })
+            .collect();
+        self.undo.clear();
+        self.derive_new_counters();
+        results
+    }
+
+    fn rollback(&mut self) {
+        while let Some(undo) = self.undo.pop() {
+            match undo {
+                Undo::Invocation(id, before) => restore(&mut self.invocations, id, before),
+                Undo::Event(id, before) => restore(&mut self.events, id, before),
+                Undo::Job(id, before) => restore(&mut self.jobs, id, before),
+                Undo::Log(id) => {
+                    self.stored_logs.remove(&id);
+                    self.new_logs.pop();
+                }
+                Undo::RecountEvent(id) => {
+                    self.recount_events.remove(&id);
+                }
+                Undo::RecountInvocation(id) => {
+                    self.recount_invocations.remove(&id);
+                }
             }
-            self.counts.push(counts);
         }
-        if errors.is_empty() {
-            self.derive_new_counters();
+    }
+
+    fn recount_event(&mut self, id: Uuid) {
+        if self.recount_events.insert(id) {
+            self.undo.push(Undo::RecountEvent(id));
         }
-        errors
+    }
+
+    fn recount_invocation(&mut self, id: Uuid) {
+        if self.recount_invocations.insert(id) {
+            self.undo.push(Undo::RecountInvocation(id));
+        }
     }
 
     fn apply_unit(&mut self, unit: &Unit, now: DateTime<Utc>, counts: &mut IngestCounts) -> Result<(), IngestError> {
@@ -336,6 +383,7 @@ impl Plan {
 
     fn invocation(&mut self, p: &InvocationPatch, now: DateTime<Utc>) -> Result<Change, IngestError> {
         let f = &p.fields;
+        self.undo.push(Undo::Invocation(p.id, self.invocations.get(&p.id).cloned()));
         let Some(slot) = self.invocations.get_mut(&p.id) else {
             if p.must_exist {
                 return Err(IngestError::not_found(&p.path, format!("invocation {} does not exist", p.id)));
@@ -379,8 +427,6 @@ impl Plan {
             row.status = f.status.map_or(row.status, Into::into);
             slot.finished = true;
             changed = true;
-            // Its counters are final now: derive them from the stored children.
-            self.recount_invocations.insert(p.id);
         }
         changed |= set(&mut row.source_system, &f.source_system, forward);
         changed |= set(&mut row.source_event_payload, &f.source_event_payload.as_ref().map(|j| j.0.clone()), forward);
@@ -392,7 +438,12 @@ impl Plan {
         changed |= set(&mut row.event_modules_directory, &f.event_modules_directory, forward);
         changed |= set(&mut row.context_data, &f.context_data.as_ref().map(|j| j.0.clone()), forward);
         changed |= set(&mut row.correlation_id, &f.correlation_id, forward);
-        Ok(mark(slot, changed, now, |r| &mut r.updated_at))
+        let change = mark(slot, changed, now, |r| &mut r.updated_at);
+        if forward {
+            // Its counters are final now: derive them from the stored children.
+            self.recount_invocation(p.id);
+        }
+        Ok(change)
     }
 
     fn event(&mut self, p: &EventPatch, now: DateTime<Utc>) -> Result<Change, IngestError> {
@@ -402,6 +453,8 @@ impl Plan {
         {
             return Err(IngestError::not_found(&p.path, format!("invocation {invocation_id} does not exist")));
         }
+        self.undo.push(Undo::Event(p.id, self.events.get(&p.id).cloned()));
+        let mut finished_now = false;
         let change = match self.events.get_mut(&p.id) {
             None => {
                 if p.must_exist {
@@ -473,7 +526,7 @@ impl Plan {
                 if let (true, Some(to)) = (forward, target) {
                     row.status = to;
                     changed = true;
-                    self.recount_events.insert(p.id);
+                    finished_now = true;
                 }
                 changed |= set(&mut row.detected, &f.detected, forward);
                 changed |= set(
@@ -491,6 +544,9 @@ impl Plan {
                 mark(slot, changed, now, |r| &mut r.updated_at)
             }
         };
+        if finished_now {
+            self.recount_event(p.id);
+        }
         if change != Change::Unchanged
             && let Some(slot) = self.events.get(&p.id)
         {
@@ -520,6 +576,7 @@ impl Plan {
                 format!("event execution {event_id} belongs to invocation {actual}, not {given}"),
             ));
         }
+        self.undo.push(Undo::Job(p.id, self.jobs.get(&p.id).cloned()));
         let change = match self.jobs.get_mut(&p.id) {
             None => {
                 if p.must_exist {
@@ -619,6 +676,7 @@ impl Plan {
         if !self.stored_logs.insert(p.id) {
             return Ok(Change::Unchanged);
         }
+        self.undo.push(Undo::Log(p.id));
         let f = &p.fields;
         let created_at = f.created_at.map_or(now, |t| micros(t.0));
         self.new_logs.push(job_logs::Model {
@@ -637,13 +695,13 @@ impl Plan {
     /// A stored event gets its counters recomputed after the write; a new one below.
     fn touch_event(&mut self, id: Uuid) {
         if self.events.get(&id).is_some_and(|s| s.stored) {
-            self.recount_events.insert(id);
+            self.recount_event(id);
         }
     }
 
     fn touch_invocation(&mut self, id: Uuid) {
         if self.invocations.get(&id).is_some_and(|s| s.stored) {
-            self.recount_invocations.insert(id);
+            self.recount_invocation(id);
         }
     }
 
@@ -689,6 +747,8 @@ pub fn outcome(status: JobExecutionStatus) -> (i32, i32) {
     }
 }
 
+/// Records a patch to an existing slot: stored, or created by an earlier patch of the batch (to
+/// this patch it already existed, so a change is an update and the insert is counted once).
 fn mark<M>(
     slot: &mut Slot<M>,
     changed: bool,
@@ -698,9 +758,20 @@ fn mark<M>(
     if changed {
         *updated_at(&mut slot.row) = now;
         slot.changed = true;
-        if slot.stored { Change::Update } else { Change::Insert }
+        Change::Update
     } else {
         Change::Unchanged
+    }
+}
+
+fn restore<M>(slots: &mut HashMap<Uuid, Slot<M>>, id: Uuid, before: Option<Slot<M>>) {
+    match before {
+        Some(slot) => {
+            slots.insert(id, slot);
+        }
+        None => {
+            slots.remove(&id);
+        }
     }
 }
 

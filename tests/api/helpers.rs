@@ -12,7 +12,7 @@ use runlens::app::Application;
 use runlens::config::{DatabaseConfig, ServeConfig};
 use runlens::db;
 use runlens::seed::{self, Tree};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -180,6 +180,104 @@ impl TestApp {
         assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
         let desc = timing.split("desc=\"").nth(1).expect("desc");
         desc.split(' ').next().unwrap().parse().expect("statement count")
+    }
+}
+
+/// Stored rows per table, counted with `SELECT COUNT(*)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RowCount {
+    pub invocations: i64,
+    pub event_executions: i64,
+    pub job_executions: i64,
+    pub job_logs: i64,
+}
+
+impl TestApp {
+    /// Runs a request that must fail and returns its `errors` (with `data` checked to be null).
+    pub async fn errors(&self, query: &str, variables: Value) -> Vec<Value> {
+        let body = self.query(query, variables).await;
+        assert!(body["data"].is_null(), "expected no data, got {body:#}");
+        body["errors"].as_array().unwrap_or_else(|| panic!("expected errors, got {body:#}")).clone()
+    }
+
+    /// Runs a request that must fail with exactly one error, and returns that error's
+    /// `message` and `extensions` (its `locations` and `path` left out).
+    pub async fn rejection(&self, query: &str, variables: Value) -> Value {
+        let errors = self.errors(query, variables).await;
+        assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+        json!({ "message": errors[0]["message"], "extensions": errors[0]["extensions"] })
+    }
+
+    /// Counts the stored rows of each table, straight from the database.
+    pub async fn row_count(&self) -> RowCount {
+        let backend = self.db.get_database_backend();
+        let mut counts = [0i64; 4];
+        for (count, table) in counts.iter_mut().zip(["invocations", "event_executions", "job_executions", "job_logs"]) {
+            let row = self
+                .db
+                .query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) AS n FROM {table}")))
+                .await
+                .expect("count rows")
+                .expect("a count");
+            *count = row.try_get::<i64>("", "n").expect("COUNT(*) as a 64-bit integer");
+        }
+        let [invocations, event_executions, job_executions, job_logs] = counts;
+        RowCount { invocations, event_executions, job_executions, job_logs }
+    }
+
+    /// Asserts that the counters stored on an invocation and on each of its event executions
+    /// equal what their children say, and returns the invocation's counters as
+    /// `[eventsDetectedCount, totalJobsRun, totalJobsSucceeded, totalJobsFailed]`.
+    pub async fn assert_counters_match_children(&self, invocation_id: &str) -> [i64; 4] {
+        let data = self
+            .data(
+                "query($id: UUID!) { invocation(id: $id) {
+                   eventsDetectedCount totalJobsRun totalJobsSucceeded totalJobsFailed
+                   jobExecutions { status }
+                   eventExecutions { id detected jobsCount jobsSucceeded jobsFailed jobExecutions { status } } } }",
+                json!({ "id": invocation_id }),
+            )
+            .await;
+        let invocation = &data["invocation"];
+        let tally = |jobs: &Value| {
+            let jobs = jobs.as_array().expect("jobExecutions");
+            let with = |status: &str| jobs.iter().filter(|j| j["status"] == status).count() as i64;
+            [jobs.len() as i64, with("COMPLETED"), with("FAILED")]
+        };
+        let events = invocation["eventExecutions"].as_array().expect("eventExecutions");
+        for event in events {
+            let stored =
+                [&event["jobsCount"], &event["jobsSucceeded"], &event["jobsFailed"]].map(|v| v.as_i64().unwrap());
+            assert_eq!(stored, tally(&event["jobExecutions"]), "counters of event execution {}", event["id"]);
+        }
+        let detected = events.iter().filter(|e| e["detected"] == true).count() as i64;
+        let [run, succeeded, failed] = tally(&invocation["jobExecutions"]);
+        let stored = ["eventsDetectedCount", "totalJobsRun", "totalJobsSucceeded", "totalJobsFailed"]
+            .map(|field| invocation[field].as_i64().unwrap());
+        assert_eq!(stored, [detected, run, succeeded, failed], "counters of invocation {invocation_id}");
+        stored
+    }
+
+    /// POSTs a body to `/ingest` with the given `Content-Type` and returns the HTTP response.
+    pub async fn post_ingest(&self, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url("/ingest"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// POSTs an NDJSON body to `/ingest`, checks the answer is a 200 NDJSON stream, and returns
+    /// its lines parsed (one per non-blank input line, then the summary).
+    pub async fn ingest_ndjson(&self, body: impl Into<reqwest::Body>) -> Vec<Value> {
+        let response = self.post_ingest("application/x-ndjson", body).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+        let text = response.text().await.expect("response body");
+        assert!(text.ends_with('\n'), "every response line ends with a newline: {text:?}");
+        text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"))).collect()
     }
 }
 
