@@ -70,7 +70,7 @@ impl Application {
             ingestor: ingestor.clone(),
             broker: broker.clone(),
         }));
-        let tasks = vec![tokio::spawn(broker.listen(db.clone(), stop.child_token()))];
+        let tasks = vec![broker.start_listener(db.clone(), stop.child_token()).await];
         let state = AppState {
             schema,
             db,

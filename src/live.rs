@@ -18,7 +18,8 @@ use std::time::Duration;
 use entity::{invocations, job_executions, job_logs};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -154,16 +155,28 @@ impl Broker {
         let _ = self.inner.sender.send(Arc::new(commit));
     }
 
-    /// On PostgreSQL, listens for the notifications of every writer (this process's and other
-    /// replicas') until `stop`, and publishes what they announce. Reconnects after errors.
-    pub async fn listen(self, db: DatabaseConnection, stop: CancellationToken) {
+    /// On PostgreSQL, starts listening for the notifications of every writer (this process's
+    /// and other replicas') until `stop`, publishing what they announce and reconnecting after
+    /// errors. Returns once the first `LISTEN` is in place (or after a few seconds if the
+    /// database cannot be reached yet), so no write after startup goes unheard.
+    pub async fn start_listener(&self, db: DatabaseConnection, stop: CancellationToken) -> JoinHandle<()> {
+        let (ready, listening) = oneshot::channel();
+        let task = tokio::spawn(self.clone().listen(db, stop, ready));
+        if self.inner.postgres && tokio::time::timeout(Duration::from_secs(5), listening).await.is_err() {
+            tracing::warn!("change listener not ready yet; subscriptions start once the database answers");
+        }
+        task
+    }
+
+    async fn listen(self, db: DatabaseConnection, stop: CancellationToken, ready: oneshot::Sender<()>) {
         if !self.inner.postgres {
             return;
         }
+        let mut ready = Some(ready);
         loop {
             let result = tokio::select! {
                 () = stop.cancelled() => return,
-                result = self.listen_once(&db, &stop) => result,
+                result = self.listen_once(&db, &stop, &mut ready) => result,
             };
             if let Err(err) = result {
                 tracing::warn!(error = %err, "change listener failed; reconnecting");
@@ -175,10 +188,18 @@ impl Broker {
         }
     }
 
-    async fn listen_once(&self, db: &DatabaseConnection, stop: &CancellationToken) -> Result<(), anyhow::Error> {
+    async fn listen_once(
+        &self,
+        db: &DatabaseConnection,
+        stop: &CancellationToken,
+        ready: &mut Option<oneshot::Sender<()>>,
+    ) -> Result<(), anyhow::Error> {
         let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(db.get_postgres_connection_pool()).await?;
         listener.listen(CHANNEL).await?;
         tracing::debug!("listening for changes");
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(());
+        }
         loop {
             let notification = tokio::select! {
                 () = stop.cancelled() => return Ok(()),

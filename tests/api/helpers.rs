@@ -291,3 +291,89 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// A GraphQL subscription over WebSocket (`graphql-transport-ws`).
+pub struct Subscription {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl TestApp {
+    /// Opens a WebSocket at `path`, acknowledges the connection and starts `query`.
+    pub async fn subscribe_at(&self, path: &str, query: &str, variables: Value) -> Subscription {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}{path}", self.address).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("WebSocket connection");
+        let mut subscription = Subscription { socket };
+        subscription.send(json!({ "type": "connection_init" })).await;
+        let ack = subscription.message().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        subscription
+            .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }))
+            .await;
+        // The protocol does not acknowledge a subscribe; give the server a moment to start it.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let _ = SinkExt::<tokio_tungstenite::tungstenite::Message>::flush(&mut subscription.socket).await;
+        subscription
+    }
+
+    pub async fn subscribe(&self, query: &str, variables: Value) -> Subscription {
+        self.subscribe_at("/graphql/ws", query, variables).await
+    }
+}
+
+impl Subscription {
+    async fn send(&mut self, message: Value) {
+        use futures::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(message.to_string()))
+            .await
+            .expect("WebSocket send");
+    }
+
+    /// The next protocol message (pings answered), or a panic after ten seconds.
+    pub async fn message(&mut self) -> Value {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let next = tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("no message within 10 s")
+                .expect("WebSocket closed")
+                .expect("WebSocket error");
+            match next {
+                Message::Text(text) => {
+                    let message: Value = serde_json::from_str(&text).expect("JSON message");
+                    if message["type"] == "ping" {
+                        self.send(json!({ "type": "pong" })).await;
+                        continue;
+                    }
+                    return message;
+                }
+                Message::Close(frame) => panic!("WebSocket closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The payload of the next `next` message: `{ "data": … }` or `{ "errors": … }`.
+    pub async fn next(&mut self) -> Value {
+        let message = self.message().await;
+        assert_eq!(message["type"], "next", "expected a result, got {message}");
+        message["payload"].clone()
+    }
+
+    /// The next `next` payload's data, which must have no errors.
+    pub async fn next_data(&mut self) -> Value {
+        let payload = self.next().await;
+        assert!(payload.get("errors").is_none(), "unexpected errors: {payload}");
+        payload["data"].clone()
+    }
+
+    /// Whether a message arrives within `millis` (for asserting that nothing is sent).
+    pub async fn receives_within(&mut self, millis: u64) -> bool {
+        use futures::StreamExt;
+        tokio::time::timeout(std::time::Duration::from_millis(millis), self.socket.next()).await.is_ok()
+    }
+}

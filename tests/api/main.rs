@@ -14,3 +14,4 @@ mod nested;
 mod pagination;
 mod schema;
 mod statements;
+mod subscriptions;
