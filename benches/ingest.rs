@@ -28,6 +28,10 @@ const TREES_PER_BATCH: usize = 100;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
+    runlens::telemetry::init(&runlens::config::TelemetryConfig {
+        log_filter: std::env::var("RUNLENS_LOG").unwrap_or_else(|_| "warn".into()),
+        log_format: runlens::config::LogFormat::Text,
+    });
     let pg = std::env::var("BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "postgres,sqlite".into());
     let trees: usize = std::env::var("BENCH_TREES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);

@@ -132,14 +132,14 @@ impl Broker {
         if !self.inner.postgres {
             return Ok(());
         }
-        for payload in Notice::from_commit(commit).into_payloads() {
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [CHANNEL.into(), payload.into()],
-            ))
-            .await?;
-        }
+        // All of a commit's notifications in one statement.
+        let payloads = Notice::from_commit(commit).into_payloads();
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n",
+            [CHANNEL.into(), payloads.into()],
+        ))
+        .await?;
         Ok(())
     }
 
@@ -288,23 +288,31 @@ impl Notice {
 
     /// Splits into payloads under PostgreSQL's size limit, in order.
     fn into_payloads(self) -> Vec<String> {
-        // A UUID and its JSON punctuation take under 50 bytes; stay well inside the limit.
-        const PER_PAYLOAD: usize = MAX_PAYLOAD / 50;
         let mut payloads = Vec::new();
-        let mut push = |notice: Notice| {
-            if let Ok(text) = serde_json::to_string(&notice) {
-                payloads.push(text);
-            }
-        };
-        for chunk in self.i.chunks(PER_PAYLOAD) {
-            push(Notice { i: chunk.to_vec(), ..Notice::default() });
-        }
-        for chunk in self.j.chunks(PER_PAYLOAD) {
-            push(Notice { j: chunk.to_vec(), ..Notice::default() });
-        }
-        for chunk in self.l.chunks(PER_PAYLOAD) {
-            push(Notice { l: chunk.to_vec(), ..Notice::default() });
-        }
+        pack(&mut payloads, "i", &self.i);
+        pack(&mut payloads, "j", &self.j);
+        pack(&mut payloads, "l", &self.l);
         payloads
+    }
+}
+
+/// Appends `{"key":[…]}` payloads holding `entries`, each payload under `MAX_PAYLOAD` bytes.
+fn pack<T: Serialize>(payloads: &mut Vec<String>, key: &str, entries: &[T]) {
+    let open = format!("{{\"{key}\":[");
+    let mut current = open.clone();
+    for entry in entries {
+        let Ok(entry) = serde_json::to_string(entry) else { continue };
+        if current.len() > open.len() && current.len() + entry.len() + 3 > MAX_PAYLOAD {
+            current.push_str("]}");
+            payloads.push(std::mem::replace(&mut current, open.clone()));
+        }
+        if current.len() > open.len() {
+            current.push(',');
+        }
+        current.push_str(&entry);
+    }
+    if current.len() > open.len() {
+        current.push_str("]}");
+        payloads.push(current);
     }
 }
