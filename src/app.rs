@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::{BatchRequest, Data, ParseRequestError};
@@ -21,7 +22,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::analytics::rollup;
 use crate::config::{DatabaseConfig, ServeConfig};
+use crate::graphql::analytics::AnalyticsSettings;
 use crate::graphql::loaders::spawned_loader;
 use crate::graphql::{self, ApiContext, AppSchema, ParseCache};
 use crate::ingest::{Ingestor, ndjson};
@@ -64,13 +67,27 @@ impl Application {
     pub async fn with_database(db: DatabaseConnection, config: ServeConfig) -> anyhow::Result<Self> {
         let stop = CancellationToken::new();
         let broker = Broker::new(db::backend(&db), config.subscription_buffer);
-        let ingestor = Ingestor::new(db.clone(), config.ingest.clone(), broker.clone());
+        let writer = db::WriteLock::for_backend(db::backend(&db));
+        let ingestor = Ingestor::new(db.clone(), config.ingest.clone(), broker.clone(), writer.clone());
         let schema = graphql::build_schema(Some(graphql::SchemaData {
             api: ApiContext { db: db.clone(), config: config.api.clone() },
             ingestor: ingestor.clone(),
             broker: broker.clone(),
+            analytics: AnalyticsSettings {
+                max_window_days: config.rollup.max_window_days,
+                rollup_interval_seconds: config.rollup.rollup_interval_secs,
+            },
         }));
-        let tasks = vec![broker.start_listener(db.clone(), stop.child_token()).await];
+        let mut tasks = vec![broker.start_listener(db.clone(), stop.child_token()).await];
+        if config.rollup.rollup_interval_secs > 0 {
+            tasks.push(rollup::spawn(
+                db.clone(),
+                writer,
+                Duration::from_secs(config.rollup.rollup_interval_secs),
+                config.rollup.overlap(),
+                stop.child_token(),
+            ));
+        }
         let state = AppState {
             schema,
             db,

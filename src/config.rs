@@ -35,6 +35,8 @@ pub enum Command {
     Schema,
     /// Insert realistic demo data.
     Seed(SeedConfig),
+    /// Refresh the rollups once, or rebuild them for a range of time.
+    Rollup(RollupCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -94,6 +96,9 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub ingest: IngestConfig,
 
+    #[command(flatten)]
+    pub rollup: RollupConfig,
+
     /// Commits a subscriber may fall behind before it misses the oldest ones.
     #[arg(long, env = "RUNLENS_SUBSCRIPTION_BUFFER", default_value_t = 1024)]
     pub subscription_buffer: usize,
@@ -122,6 +127,7 @@ impl ServeConfig {
             bind,
             api: ApiConfig::default(),
             ingest: IngestConfig::default(),
+            rollup: RollupConfig::default(),
             subscription_buffer: 1024,
             demo_invocations: 0,
         }
@@ -148,6 +154,50 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self { default_page_size: 20, max_page_size: 100, max_list_size: 1_000 }
     }
+}
+
+/// The background rollup and the analytics read from it.
+#[derive(Debug, Clone, Args)]
+pub struct RollupConfig {
+    /// Seconds between rollup runs; 0 turns the background rollup off on this server.
+    #[arg(long, env = "RUNLENS_ROLLUP_INTERVAL_SECS", default_value_t = 60)]
+    pub rollup_interval_secs: u64,
+
+    /// Seconds before the last run's watermark that a run looks at again, for writes that were
+    /// still being committed when the last run read.
+    #[arg(long, env = "RUNLENS_ROLLUP_OVERLAP_SECS", default_value_t = 120)]
+    pub rollup_overlap_secs: u64,
+
+    /// Longest analytics window a query may ask for, in days.
+    #[arg(long, env = "RUNLENS_MAX_WINDOW_DAYS", default_value_t = 400)]
+    pub max_window_days: u32,
+}
+
+impl Default for RollupConfig {
+    fn default() -> Self {
+        Self { rollup_interval_secs: 60, rollup_overlap_secs: 120, max_window_days: 400 }
+    }
+}
+
+impl RollupConfig {
+    pub fn overlap(&self) -> Duration {
+        Duration::from_secs(self.rollup_overlap_secs)
+    }
+}
+
+/// `runlens rollup`: one incremental run, or a rebuild of `[from, to)`.
+#[derive(Debug, Clone, Args)]
+pub struct RollupCommand {
+    /// Rebuild the rollups of the hours from this instant (RFC 3339)…
+    #[arg(long, requires = "to")]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// …up to this one.
+    #[arg(long, requires = "from")]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+
+    #[command(flatten)]
+    pub rollup: RollupConfig,
 }
 
 /// Limits of the write path.

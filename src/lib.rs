@@ -1,5 +1,7 @@
 //! runlens: a GraphQL observability API over an event detector's execution history.
 
+/// Rollups and the analytics computed from them.
+pub mod analytics;
 /// HTTP application: router, handlers, graceful shutdown.
 pub mod app;
 /// Command line and environment configuration.

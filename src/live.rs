@@ -5,7 +5,9 @@
 //! On PostgreSQL the writer sends `NOTIFY` inside its transaction, which PostgreSQL delivers at
 //! commit, in commit order, to every server process listening — so subscribers connected to any
 //! replica hear about writes made through any replica. Each process's listener loads the rows
-//! named in a notification (only the kinds someone subscribes to) and publishes them locally.
+//! named in a notification (only the kinds someone subscribes to) and publishes them locally;
+//! an update therefore carries the row as the listener read it, which for a subscriber that has
+//! fallen behind may already include the next writes' changes (log lines never change).
 //!
 //! Subscribers read from a bounded broadcast channel. A writer never waits for a subscriber:
 //! one that falls more than the channel's capacity behind misses the oldest commits and is told

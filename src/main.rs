@@ -1,4 +1,5 @@
 use clap::Parser;
+use runlens::analytics::rollup;
 use runlens::app::Application;
 use runlens::config::{Cli, Command, ServeConfig};
 use runlens::{db, graphql, seed, telemetry};
@@ -27,6 +28,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Schema => print!("{}", graphql::sdl()),
+        Command::Rollup(command) => {
+            let db = db::connect(&cli.database).await?;
+            db::migrate(&db).await?;
+            let started = std::time::Instant::now();
+            let writer = db::WriteLock::for_backend(db::backend(&db));
+            let report = match (command.from, command.to) {
+                (Some(from), Some(to)) => rollup::rebuild(&db, &writer, from, to).await?,
+                _ => rollup::refresh_once(&db, &writer, command.rollup.overlap()).await?,
+            };
+            if report.skipped {
+                tracing::warn!("another server is running the rollup; nothing done");
+            } else {
+                tracing::info!(
+                    groups = report.groups,
+                    rows_written = report.rows_written,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "rollup done"
+                );
+            }
+        }
         Command::Seed(config) => {
             let db = db::connect(&cli.database).await?;
             db::migrate(&db).await?;

@@ -7,7 +7,7 @@
 //! a few old ones are stuck "running" because their function died. Counters on parents are
 //! derived from the generated children, exactly as the write path derives them.
 
-use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Duration, TimeDelta, Utc};
 use entity::status::{EventExecutionStatus, InvocationStatus, JobExecutionStatus, LogLevel};
 use entity::{event_executions, invocations, job_executions, job_logs};
 use rand::rngs::StdRng;
@@ -18,6 +18,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::config::SeedConfig;
+use crate::db::micros;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -626,12 +627,6 @@ fn stack(job: &str, error: &str) -> String {
 
 fn singular(domain: &str) -> &str {
     domain.strip_suffix('s').unwrap_or(domain)
-}
-
-/// Both backends keep microseconds; truncating up front means what is read back equals what
-/// was generated.
-fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
 /// Writes a fixed set of trees (used by tests that need exact data).

@@ -28,6 +28,12 @@ pub struct Model {
     pub refreshed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Sum of the known durations (for averages across hours).
+    pub duration_sum_ms: f64,
+    /// Invocations with a known duration.
+    pub duration_count: i32,
+    /// DDSketch of the durations, in its standard binary encoding.
+    pub duration_sketch: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261120_000001_create_execution_tables;
 mod m20261120_000002_row_counts;
+mod m20261121_000003_rollups;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261120_000001_create_execution_tables::Migration),
             Box::new(m20261120_000002_row_counts::Migration),
+            Box::new(m20261121_000003_rollups::Migration),
         ]
     }
 }

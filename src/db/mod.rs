@@ -51,6 +51,27 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
     Ok(db)
 }
 
+/// The in-process lock SQLite writers take before their transaction begins.
+///
+/// SQLite allows one writer at a time, and a transaction that read before writing fails at
+/// once (rather than waiting) when another writer holds the lock. Writers of one process queue
+/// here instead. On PostgreSQL this is a no-op: row locks order its writers.
+#[derive(Clone, Default)]
+pub struct WriteLock(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteLock {
+    pub fn for_backend(backend: DbBackend) -> Self {
+        WriteLock((backend == DbBackend::Sqlite).then(Default::default))
+    }
+
+    pub async fn acquire(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.0 {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
+    }
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
@@ -69,6 +90,18 @@ pub fn id_in(backend: DbBackend, column: impl ColumnTrait, ids: &[Uuid]) -> Simp
         DbBackend::Postgres => Expr::col((column.entity_name(), column)).eq(PgFunc::any(Expr::val(ids.to_vec()))),
         _ => column.is_in(ids.iter().copied()),
     }
+}
+
+/// `t` truncated to the microsecond, the precision both backends keep, so what is read back
+/// equals what was written.
+pub fn micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    t.duration_trunc(chrono::TimeDelta::microseconds(1)).unwrap_or(t)
+}
+
+/// The current time, to the microsecond.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    micros(chrono::Utc::now())
 }
 
 /// Which SQL dialect a connection speaks.

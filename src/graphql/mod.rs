@@ -1,5 +1,6 @@
 //! The GraphQL API: schema assembly, shared resolver helpers and the error-code extension.
 
+pub mod analytics;
 mod execute;
 pub mod fast;
 pub mod filter;
@@ -20,6 +21,7 @@ use uuid::Uuid;
 use crate::config::ApiConfig;
 use crate::db::Keyed;
 use crate::error::{ApiError, ApiResult};
+use analytics::{AnalyticsQuery, AnalyticsSettings};
 use loaders::{ById, ChildrenOf, ListArgs, Relation, RequestLoader};
 use mutation::MutationRoot;
 use query::QueryRoot;
@@ -27,7 +29,12 @@ use subscription::SubscriptionRoot;
 
 pub use execute::{ParseCache, execute};
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+/// Reads: the execution history, and analytics over it.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(QueryRoot, AnalyticsQuery);
+
+pub type AppSchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 
 /// What every resolver can reach: the database and the configured limits.
 pub struct ApiContext {
@@ -40,6 +47,7 @@ pub struct SchemaData {
     pub api: ApiContext,
     pub ingestor: crate::ingest::Ingestor,
     pub broker: crate::live::Broker,
+    pub analytics: AnalyticsSettings,
 }
 
 /// The schema with its data and extensions; limits and extensions are all set here.
@@ -47,9 +55,9 @@ pub fn build_schema(data: Option<SchemaData>) -> AppSchema {
     // No schema extensions: async-graphql runs every field through each extension's hook, an
     // allocation per field even when the hook is a no-op. Error codes and the parse cache are
     // applied around execution instead (see `execute`).
-    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot);
+    let mut builder = Schema::build(Query::default(), MutationRoot, SubscriptionRoot);
     if let Some(data) = data {
-        builder = builder.data(data.api).data(data.ingestor).data(data.broker);
+        builder = builder.data(data.api).data(data.ingestor).data(data.broker).data(data.analytics);
     }
     builder.finish()
 }

@@ -16,10 +16,11 @@ use super::{api, load_by_id, unselected_columns};
 use crate::db;
 use crate::db::page;
 
+#[derive(Default)]
 pub struct QueryRoot;
 
 /// Reads over the execution history: invocation → event executions → job executions → job logs.
-#[Object(name = "Query")]
+#[Object]
 impl QueryRoot {
     /// The invocation with this id; null when there is none.
     async fn invocation(

@@ -28,7 +28,6 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde::Serialize;
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::config::IngestConfig;
@@ -142,17 +141,15 @@ pub struct Ingestor {
     db: DatabaseConnection,
     config: IngestConfig,
     broker: Broker,
-    /// SQLite's single writer, taken before a write transaction begins.
-    sqlite_writer: Option<Arc<Mutex<()>>>,
+    writer: db::WriteLock,
 }
 
 /// Attempts of a PostgreSQL transaction that lost a race to another writer.
 const ATTEMPTS: usize = 4;
 
 impl Ingestor {
-    pub fn new(db: DatabaseConnection, config: IngestConfig, broker: Broker) -> Self {
-        let sqlite_writer = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Self { db, config, broker, sqlite_writer }
+    pub fn new(db: DatabaseConnection, config: IngestConfig, broker: Broker, writer: db::WriteLock) -> Self {
+        Self { db, config, broker, writer }
     }
 
     pub fn config(&self) -> &IngestConfig {
@@ -203,10 +200,7 @@ impl Ingestor {
         units: Vec<Unit>,
         skip_invalid: bool,
     ) -> Result<Vec<Result<IngestCounts, IngestError>>, ApiError> {
-        let _writer = match &self.sqlite_writer {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
+        let _writer = self.writer.acquire().await;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -231,7 +225,7 @@ impl Ingestor {
         units: &[Unit],
         skip_invalid: bool,
     ) -> Result<(Vec<Result<IngestCounts, IngestError>>, Option<Commit>), WriteError> {
-        let now = plan::micros(Utc::now());
+        let now = db::now();
         let txn = self.db.begin().await?;
         let mut plan = load(&txn, units).await?;
         let results = plan.apply(units, now);

@@ -4,13 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use entity::status::{EventExecutionStatus, InvocationStatus, JobExecutionStatus};
 use entity::{event_executions, invocations, job_executions, job_logs};
 use uuid::Uuid;
 
 use super::input::{EventExecutionTreeInput, InvocationTreeInput, JobExecutionTreeInput, JobLogInput};
 use super::{IngestCounts, IngestError};
+use crate::db::micros;
 
 /// The rows of one unit of work (a tree, a mutation call, an NDJSON line), flattened.
 #[derive(Debug, Default, Clone)]
@@ -196,11 +197,6 @@ fn is_reference_job(j: &JobExecutionTreeInput) -> bool {
         && console_logs.is_none()
         && attempt.is_none()
         && created_at.is_none()
-}
-
-/// Both backends keep microseconds.
-pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
 /// What happens to a row.

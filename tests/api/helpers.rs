@@ -117,6 +117,8 @@ impl TestApp {
         let db = db::connect(&db_config).await.expect("connect to the test database");
         db::migrate(&db).await.expect("migrate the test database");
         let mut config = ServeConfig::for_bind("127.0.0.1:0".parse().unwrap());
+        // Tests run the rollup themselves (`rollup()`), unless they turn the background on.
+        config.rollup.rollup_interval_secs = 0;
         configure(&mut config);
         let app = Application::with_database(db.clone(), config).await.expect("build the application");
         let address = app.local_addr().expect("bound address");
@@ -136,6 +138,14 @@ impl TestApp {
             server: Some(server),
             _database: database,
         }
+    }
+
+    /// One incremental rollup run, as the background task would do it.
+    pub async fn rollup(&self) -> runlens::analytics::rollup::RunReport {
+        let writer = db::WriteLock::for_backend(db::backend(&self.db));
+        runlens::analytics::rollup::refresh_once(&self.db, &writer, std::time::Duration::from_secs(120))
+            .await
+            .expect("rollup run")
     }
 
     pub fn url(&self, path: &str) -> String {

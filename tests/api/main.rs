@@ -3,6 +3,7 @@
 mod fixtures;
 mod helpers;
 
+mod analytics;
 mod counts;
 mod filters;
 mod http;

@@ -6,7 +6,8 @@ use async_graphql::{Context, Json, Object, Result};
 use entity::invocations;
 use uuid::Uuid;
 
-use super::enums::InvocationStatus;
+use super::enums::{EventExecutionStatus, InvocationStatus, JobExecutionStatus};
+use super::timeline::{TimelineEntry, TimelineKind};
 use super::{EventExecution, JobExecution, node};
 use crate::graphql::fast::Fast;
 use crate::graphql::filter::{EventExecutionFilter, JobExecutionFilter};
@@ -17,7 +18,7 @@ use crate::graphql::scalars::DateTime;
 #[derive(Clone)]
 pub struct Invocation(pub Arc<invocations::Model>);
 
-node!(Invocation, invocations, async_fields: ["eventExecutions", "jobExecutions"]);
+node!(Invocation, invocations, async_fields: ["eventExecutions", "jobExecutions", "timeline"]);
 
 /// One call of a detector function (`listenTo()`): the source event it received, the event
 /// modules it checked and the jobs it ran.
@@ -140,5 +141,75 @@ impl Invocation {
     ) -> Result<Vec<Fast<JobExecution>>> {
         let rows = load_children::<JobsOfInvocation>(ctx, self.0.id, filter, limit).await?;
         Ok(rows.into_iter().map(|row| Fast(JobExecution(row))).collect())
+    }
+
+    /// The invocation, its event checks and its jobs in start order, with each one's offset
+    /// from the invocation's start and its duration: what a waterfall view draws.
+    async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<TimelineEntry>> {
+        let (events, jobs) = futures::try_join!(
+            load_children::<EventsOfInvocation>(ctx, self.0.id, None, None),
+            load_children::<JobsOfInvocation>(ctx, self.0.id, None, None),
+        )?;
+        let start = self.0.created_at;
+        let offset = |t: chrono::DateTime<chrono::Utc>| (t - start).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+        let entry = |kind, id, parent_id, depth, name: &str, status: String, at, duration_ms: Option<i32>| {
+            let start_offset_ms = offset(at);
+            TimelineEntry {
+                kind,
+                id,
+                parent_id,
+                depth,
+                name: name.to_owned(),
+                status,
+                started_at: at.into(),
+                start_offset_ms,
+                duration_ms,
+                end_offset_ms: duration_ms.map(|d| start_offset_ms + f64::from(d)),
+            }
+        };
+        let name = |v: async_graphql::Value| v.to_string().trim_matches('"').to_owned();
+        let mut entries = vec![entry(
+            TimelineKind::Invocation,
+            self.0.id,
+            None,
+            0,
+            &self.0.source_function,
+            name(async_graphql::resolver_utils::enum_value(InvocationStatus::from(self.0.status))),
+            start,
+            self.0.total_duration_ms,
+        )];
+        for e in &events {
+            let duration = match (e.detection_duration_ms, e.handler_duration_ms) {
+                (Some(d), Some(h)) => Some(d + h),
+                (d, None) => d,
+                (None, h) => h,
+            };
+            let status = name(async_graphql::resolver_utils::enum_value(EventExecutionStatus::from(e.status)));
+            entries.push(entry(
+                TimelineKind::EventExecution,
+                e.id,
+                Some(e.invocation_id),
+                1,
+                &e.event_name,
+                status,
+                e.created_at,
+                duration,
+            ));
+        }
+        for j in &jobs {
+            let status = name(async_graphql::resolver_utils::enum_value(JobExecutionStatus::from(j.status)));
+            entries.push(entry(
+                TimelineKind::JobExecution,
+                j.id,
+                Some(j.event_execution_id),
+                2,
+                &j.job_name,
+                status,
+                j.created_at,
+                j.duration_ms,
+            ));
+        }
+        entries.sort_by(|a, b| a.start_offset_ms.total_cmp(&b.start_offset_ms).then(a.depth.cmp(&b.depth)));
+        Ok(entries)
     }
 }

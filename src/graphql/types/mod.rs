@@ -6,6 +6,7 @@ pub mod event_execution;
 pub mod invocation;
 pub mod job_execution;
 pub mod job_log;
+pub mod timeline;
 
 pub use connection::{Connection, Node};
 pub use event_execution::EventExecution;

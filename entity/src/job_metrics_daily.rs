@@ -1,0 +1,40 @@
+//! `job_metrics_daily`: the figures of `job_metrics_hourly` per UTC day, merged from its hours.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "job_metrics_daily")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Start of the UTC day the figures cover (by the jobs' start).
+    pub day_bucket: DateTimeUtc,
+    pub job_name: String,
+    pub runs: i32,
+    pub succeeded: i32,
+    pub failed: i32,
+    pub running: i32,
+    pub avg_duration_ms: Option<f64>,
+    pub min_duration_ms: Option<i32>,
+    pub max_duration_ms: Option<i32>,
+    pub p50_duration_ms: Option<f64>,
+    pub p95_duration_ms: Option<f64>,
+    pub p99_duration_ms: Option<f64>,
+    /// Sum of the known durations (for averages across hours).
+    pub duration_sum_ms: f64,
+    /// Runs with a known duration.
+    pub duration_count: i32,
+    /// DDSketch of the durations, in its standard binary encoding.
+    pub duration_sketch: Option<Vec<u8>>,
+    /// The source functions whose invocations ran the job (a JSON array of names).
+    pub source_functions: Json,
+    pub refreshed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
