@@ -34,7 +34,7 @@ use crate::db::WriteLock;
 /// The single row of `rollup_state` this rollup keeps.
 pub const STATE: &str = "metrics";
 /// Advisory lock key of the rollup on PostgreSQL ("runlens!" in ASCII).
-const LOCK_KEY: i64 = 0x7275_6e6c_656e_7321;
+pub const LOCK_KEY: i64 = 0x7275_6e6c_656e_7321;
 
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -148,6 +148,12 @@ impl TestApp {
             .expect("rollup run")
     }
 
+    /// The URL of this test's database, for tests that open their own connection to it (as a
+    /// restarted server would).
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
