@@ -25,6 +25,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+// `Serve` is much larger than the others; a `Command` is parsed once, at start.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the GraphQL API (the default).
@@ -37,6 +39,8 @@ pub enum Command {
     Seed(SeedConfig),
     /// Refresh the rollups once, or rebuild them for a range of time.
     Rollup(RollupCommand),
+    /// Delete execution history and rollups older than their retention period, once.
+    Prune(RetentionConfig),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -99,6 +103,25 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub rollup: RollupConfig,
 
+    #[command(flatten)]
+    pub retention: RetentionConfig,
+
+    #[command(flatten)]
+    pub access: AccessConfig,
+
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+
+    /// Origins (`https://dash.example.com`, or `*`) whose browser pages may call the API;
+    /// none by default.
+    #[arg(long = "cors-origin", env = "RUNLENS_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or ctrl-c before the server
+    /// stops anyway.
+    #[arg(long, env = "RUNLENS_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+
     /// Commits a subscriber may fall behind before it misses the oldest ones.
     #[arg(long, env = "RUNLENS_SUBSCRIPTION_BUFFER", default_value_t = 1024)]
     pub subscription_buffer: usize,
@@ -128,6 +151,11 @@ impl ServeConfig {
             api: ApiConfig::default(),
             ingest: IngestConfig::default(),
             rollup: RollupConfig::default(),
+            retention: RetentionConfig::default(),
+            access: AccessConfig::default(),
+            limits: LimitsConfig::default(),
+            cors_origins: Vec::new(),
+            shutdown_grace_secs: 30,
             subscription_buffer: 1024,
             demo_invocations: 0,
         }
@@ -153,6 +181,117 @@ pub struct ApiConfig {
 impl Default for ApiConfig {
     fn default() -> Self {
         Self { default_page_size: 20, max_page_size: 100, max_list_size: 1_000 }
+    }
+}
+
+/// API keys (see `crate::auth`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct AccessConfig {
+    /// An API key as `ROLE:KEY`, ROLE being `read`, `ingest` or `admin`; repeatable. With no
+    /// key configured the server is open and serves only on a loopback address.
+    #[arg(long = "api-key", env = "RUNLENS_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Vec<String>,
+
+    /// A file of API keys, one `ROLE KEY` or `ROLE sha256:HEX` per line (`#` comments).
+    #[arg(long, env = "RUNLENS_API_KEYS_FILE")]
+    pub api_keys_file: Option<std::path::PathBuf>,
+}
+
+/// Limits every GraphQL operation is checked against before any SQL runs.
+#[derive(Debug, Clone, Args)]
+pub struct LimitsConfig {
+    /// Deepest nesting of selections an operation may have.
+    #[arg(long, env = "RUNLENS_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+
+    /// Highest cost an operation may have: every field costs 1, and a list or connection costs
+    /// its page size (`first`, `last`, `limit`) times what it selects.
+    #[arg(long, env = "RUNLENS_MAX_COMPLEXITY", default_value_t = 250_000)]
+    pub max_complexity: usize,
+
+    /// Most aliased fields an operation may have, fragments expanded.
+    #[arg(long, env = "RUNLENS_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+
+    /// Most fields an operation may select at its root, fragments expanded.
+    #[arg(long, env = "RUNLENS_MAX_ROOT_FIELDS", default_value_t = 20)]
+    pub max_root_fields: usize,
+
+    /// Most field selections an operation may have once its fragments are expanded (stops
+    /// fragment bombs before they are validated).
+    #[arg(long, env = "RUNLENS_MAX_SELECTIONS", default_value_t = 2_000)]
+    pub max_selections: usize,
+
+    /// Longest GraphQL document (the query text, not its variables), in bytes.
+    #[arg(long, env = "RUNLENS_MAX_QUERY_BYTES", default_value_t = 128 * 1024)]
+    pub max_query_bytes: usize,
+
+    /// Most operations one batched request may carry.
+    #[arg(long, env = "RUNLENS_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
+    /// Longest a request may run before it is cancelled, in milliseconds.
+    #[arg(long, env = "RUNLENS_REQUEST_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+
+    /// Whether the schema answers introspection (`__schema`, `__type`); code generators and
+    /// GraphiQL need it.
+    #[arg(long, env = "RUNLENS_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Automatic persisted queries remembered (by SHA-256) per server.
+    #[arg(long, env = "RUNLENS_PERSISTED_QUERIES", default_value_t = 1_000)]
+    pub persisted_queries: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 250_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_selections: 2_000,
+            max_query_bytes: 128 * 1024,
+            max_batch: 10,
+            request_timeout_ms: 30_000,
+            introspection: true,
+            persisted_queries: 1_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+/// How long data is kept.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionConfig {
+    /// Days execution history (whole invocation trees, by the invocation's start) is kept;
+    /// 0 keeps it forever.
+    #[arg(long, env = "RUNLENS_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+
+    /// Days rollups (hourly and daily metrics) are kept; 0 keeps them forever.
+    #[arg(long, env = "RUNLENS_ROLLUP_RETENTION_DAYS", default_value_t = 400)]
+    pub rollup_retention_days: u32,
+
+    /// Invocation trees deleted per transaction, so that no statement holds locks for long.
+    #[arg(long, env = "RUNLENS_PRUNE_BATCH", default_value_t = 500)]
+    pub prune_batch: u32,
+
+    /// Seconds between background prune runs; 0 turns background pruning off on this server.
+    #[arg(long, env = "RUNLENS_PRUNE_INTERVAL_SECS", default_value_t = 3_600)]
+    pub prune_interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { retention_days: 90, rollup_retention_days: 400, prune_batch: 500, prune_interval_secs: 3_600 }
     }
 }
 

@@ -110,10 +110,15 @@ impl ApiError {
 pub fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
-        ),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                true
+            }
+            // SQLite: another process (a `runlens prune` or `rollup` on the same file) holds the
+            // write lock; retrying later succeeds.
+            sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("5" | "517")),
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -154,3 +159,16 @@ impl From<ApiError> for async_graphql::Error {
 
 /// Shorthand for resolver results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An HTTP response carrying one GraphQL-shaped error (`{"errors": [{message, extensions:
+/// {code}}]}`), for failures outside GraphQL execution.
+pub fn error_response(
+    status: axum::http::StatusCode,
+    code: &str,
+    message: impl Into<String>,
+    content_type: &'static str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = serde_json::json!({ "errors": [{ "message": message.into(), "extensions": { "code": code } }] });
+    (status, [(axum::http::header::CONTENT_TYPE, content_type)], body.to_string()).into_response()
+}

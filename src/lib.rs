@@ -4,6 +4,8 @@
 pub mod analytics;
 /// HTTP application: router, handlers, graceful shutdown.
 pub mod app;
+/// API keys and roles.
+pub mod auth;
 /// Command line and environment configuration.
 pub mod config;
 /// Connecting, migrating, and the SQL the API runs.
@@ -16,6 +18,10 @@ pub mod graphql;
 pub mod ingest;
 /// Committed changes fanned out to subscribers.
 pub mod live;
+/// The server's own Prometheus metrics.
+pub mod metrics;
+/// Deleting data older than its retention period.
+pub mod retention;
 /// Realistic demo data.
 pub mod seed;
 /// Logging and tracing setup.

@@ -14,7 +14,7 @@
 //! how many (see `graphql::subscription`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use entity::{invocations, job_executions, job_logs};
@@ -98,6 +98,8 @@ struct Inner {
     postgres: bool,
     /// Subscriptions per topic, so a listener only loads rows someone waits for.
     interest: [AtomicUsize; 3],
+    /// Times a subscriber fell more than the buffer behind.
+    lagged: AtomicU64,
 }
 
 /// PostgreSQL channel the writers notify.
@@ -113,6 +115,7 @@ impl Broker {
                 sender,
                 postgres: backend == DbBackend::Postgres,
                 interest: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
+                lagged: AtomicU64::new(0),
             }),
         }
     }
@@ -122,6 +125,21 @@ impl Broker {
     pub fn subscribe(&self, topic: Topic) -> (broadcast::Receiver<Arc<Commit>>, Interest) {
         self.inner.interest[topic as usize].fetch_add(1, Ordering::Relaxed);
         (self.inner.sender.subscribe(), Interest { broker: self.clone(), topic })
+    }
+
+    /// Subscriptions being served now.
+    pub fn subscriptions(&self) -> usize {
+        self.inner.interest.iter().map(|n| n.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Notes that a subscriber missed commits.
+    pub fn lagged(&self) {
+        self.inner.lagged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Times subscribers missed commits since the server started.
+    pub fn lagged_total(&self) -> u64 {
+        self.inner.lagged.load(Ordering::Relaxed)
     }
 
     fn wanted(&self, topic: Topic) -> bool {

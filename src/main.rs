@@ -2,7 +2,7 @@ use clap::Parser;
 use runlens::analytics::rollup;
 use runlens::app::Application;
 use runlens::config::{Cli, Command, ServeConfig};
-use runlens::{db, graphql, seed, telemetry};
+use runlens::{db, graphql, retention, seed, telemetry};
 
 // mimalloc: a GraphQL response allocates a future and a map per field; glibc's allocator spent
 // a quarter of the server's CPU on that under load, mimalloc a fraction.
@@ -45,6 +45,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     rows_written = report.rows_written,
                     seconds = started.elapsed().as_secs_f64(),
                     "rollup done"
+                );
+            }
+        }
+        Command::Prune(config) => {
+            let db = db::connect(&cli.database).await?;
+            db::migrate(&db).await?;
+            let started = std::time::Instant::now();
+            let writer = db::WriteLock::for_backend(db::backend(&db));
+            let report = retention::prune_once(&db, &writer, &config, chrono::Utc::now()).await?;
+            if report.skipped {
+                tracing::warn!(
+                    invocations = report.invocations,
+                    rollup_rows = report.rollup_rows,
+                    "another server is pruning; stopped"
+                );
+            } else {
+                tracing::info!(
+                    invocations = report.invocations,
+                    rollup_rows = report.rollup_rows,
+                    batches = report.batches,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "pruning done"
                 );
             }
         }

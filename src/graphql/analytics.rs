@@ -357,7 +357,8 @@ impl AnalyticsQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The span of time.")] window: TimeWindow,
         #[graphql(desc = "One point per hour or per day.", default_with = "MetricsBucket::Hour")] bucket: MetricsBucket,
-        #[graphql(desc = "Only this source function.")] source_function: Option<String>,
+        #[graphql(desc = "Only this source function.", validator(custom = "super::filter::FilterText"))]
+        source_function: Option<String>,
     ) -> Result<Vec<MetricsPoint>> {
         let (from, to) = window.bounds("window", settings(ctx)?.max_window_days)?;
         let bucket = match bucket {
@@ -389,7 +390,8 @@ impl AnalyticsQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The span of time.")] window: TimeWindow,
-        #[graphql(desc = "Only this source function.")] source_function: Option<String>,
+        #[graphql(desc = "Only this source function.", validator(custom = "super::filter::FilterText"))]
+        source_function: Option<String>,
     ) -> Result<Overview> {
         let (from, to) = window.bounds("window", settings(ctx)?.max_window_days)?;
         let db = &api(ctx)?.db;
@@ -415,12 +417,15 @@ impl AnalyticsQuery {
     }
 
     /// Jobs by mean duration, slowest first (the data model's "slowest jobs").
+    #[graphql(complexity = "crate::graphql::list_cost(Some(limit), 0, child_complexity)")]
     async fn slowest_jobs(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The span of time.")] window: TimeWindow,
         #[graphql(desc = "How many jobs (at most 1000).", default = 10)] limit: i32,
-        #[graphql(desc = "Only this job name.")] job_name: Option<String>,
+        #[graphql(desc = "Only this job name.", validator(custom = "super::filter::FilterText"))] job_name: Option<
+            String,
+        >,
     ) -> Result<Vec<JobStats>> {
         let limit = self::limit(limit, 1000)?;
         let mut jobs = job_stats(ctx, window, job_name).await?;
@@ -436,12 +441,15 @@ impl AnalyticsQuery {
     }
 
     /// Jobs that failed, most failures first (ties: higher failure rate first).
+    #[graphql(complexity = "crate::graphql::list_cost(Some(limit), 0, child_complexity)")]
     async fn failing_jobs(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The span of time.")] window: TimeWindow,
         #[graphql(desc = "How many jobs (at most 1000).", default = 10)] limit: i32,
-        #[graphql(desc = "Only this job name.")] job_name: Option<String>,
+        #[graphql(desc = "Only this job name.", validator(custom = "super::filter::FilterText"))] job_name: Option<
+            String,
+        >,
     ) -> Result<Vec<JobStats>> {
         let limit = self::limit(limit, 1000)?;
         let mut jobs = job_stats(ctx, window, job_name).await?;
@@ -458,6 +466,7 @@ impl AnalyticsQuery {
 
     /// Job failures grouped by their error message with numbers, UUIDs, long hex strings and
     /// quoted values masked, most frequent first.
+    #[graphql(complexity = "crate::graphql::list_cost(Some(limit), 0, child_complexity)")]
     async fn error_groups(
         &self,
         ctx: &Context<'_>,
@@ -506,6 +515,7 @@ impl AnalyticsQuery {
 
     /// Invocations still `RUNNING` longer than the threshold, oldest first: functions that died
     /// or hang before reporting their end.
+    #[graphql(complexity = "crate::graphql::list_cost(Some(limit), 0, child_complexity)")]
     async fn stuck_invocations(
         &self,
         ctx: &Context<'_>,

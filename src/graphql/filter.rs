@@ -26,21 +26,47 @@ pub trait ColumnFilter {
     fn condition(&self, column: impl ColumnTrait, backend: DbBackend) -> Condition;
 }
 
+/// Longest text a filter compares with, in characters.
+const MAX_FILTER_TEXT: usize = 1_000;
+
+/// Text a filter can compare with: at most [`MAX_FILTER_TEXT`] characters and no NUL
+/// characters, which no stored text contains (PostgreSQL cannot store them).
+pub(crate) struct FilterText;
+
+impl async_graphql::CustomValidator<String> for FilterText {
+    fn check(&self, value: &String) -> Result<(), async_graphql::InputValueError<String>> {
+        if value.contains('\0') {
+            return Err(async_graphql::InputValueError::custom("filter text may not contain NUL characters"));
+        }
+        if value.chars().count() > MAX_FILTER_TEXT {
+            return Err(async_graphql::InputValueError::custom(format!(
+                "filter text may be at most {MAX_FILTER_TEXT} characters long"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Conditions on a text value. Rows where the value is null match only `isNull: true`.
 #[derive(InputObject, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct StringFilter {
     /// Equal to this text (case-sensitive).
+    #[graphql(validator(custom = "FilterText"))]
     pub eq: Option<String>,
     /// Not equal to this text (case-sensitive).
+    #[graphql(validator(custom = "FilterText"))]
     pub ne: Option<String>,
-    /// Equal to one of these texts (case-sensitive).
-    #[graphql(name = "in")]
+    /// Equal to one of these texts (case-sensitive; at most 1000).
+    #[graphql(name = "in", validator(max_items = 1000, list, custom = "FilterText"))]
     pub in_list: Option<Vec<String>>,
-    /// Equal to none of these texts (case-sensitive).
+    /// Equal to none of these texts (case-sensitive; at most 1000).
+    #[graphql(validator(max_items = 1000, list, custom = "FilterText"))]
     pub not_in: Option<Vec<String>>,
     /// Contains this text, ignoring case.
+    #[graphql(validator(custom = "FilterText"))]
     pub contains: Option<String>,
     /// Starts with this text, ignoring case.
+    #[graphql(validator(custom = "FilterText"))]
     pub starts_with: Option<String>,
     /// `true`: the value is null; `false`: it is not.
     pub is_null: Option<bool>,
@@ -147,8 +173,8 @@ pub struct UuidFilter {
     pub eq: Option<Uuid>,
     /// Not equal to.
     pub ne: Option<Uuid>,
-    /// Equal to one of these.
-    #[graphql(name = "in")]
+    /// Equal to one of these (at most 1000).
+    #[graphql(name = "in", validator(max_items = 1000))]
     pub in_list: Option<Vec<Uuid>>,
     /// `true`: the value is null; `false`: it is not.
     pub is_null: Option<bool>,

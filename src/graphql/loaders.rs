@@ -27,7 +27,8 @@ use entity::{event_executions, invocations, job_executions, job_logs};
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
-use sea_orm::{Condition, DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{Condition, DatabaseConnection, DbErr, EntityName, EntityTrait};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::filter::{EventExecutionFilter, JobExecutionFilter, JobLogFilter, ToCondition};
@@ -82,7 +83,8 @@ where
 
     async fn load(&self, keys: &[ById<E>]) -> Result<HashMap<ById<E>, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = db::related::by_ids::<E>(&self.db, &ids).await?;
+        let span = tracing::debug_span!("load_by_id", table = E::default().table_name(), keys = ids.len());
+        let rows = db::related::by_ids::<E>(&self.db, &ids).instrument(span).await?;
         Ok(rows.into_iter().map(|row| (ById::new(E::id_of(&row)), Arc::new(row))).collect())
     }
 }
@@ -148,6 +150,13 @@ where
         let mut found = HashMap::with_capacity(keys.len());
         for (args, parents) in groups {
             let filter = args.filter.as_ref().map_or_else(Condition::all, |f| f.condition(backend));
+            // One span per level of the tree: each level is one batch, whatever the parents.
+            let span = tracing::debug_span!(
+                "load_children",
+                table = R::Child::default().table_name(),
+                parents = parents.len(),
+                limit = args.limit
+            );
             let rows = db::related::children::<R::Child>(
                 &self.db,
                 R::parent_column(),
@@ -156,6 +165,7 @@ where
                 args.limit,
                 args.omit,
             )
+            .instrument(span)
             .await?;
             for row in rows {
                 found

@@ -1,7 +1,7 @@
 //! The GraphQL API: schema assembly, shared resolver helpers and the error-code extension.
 
 pub mod analytics;
-mod execute;
+pub mod execute;
 pub mod fast;
 pub mod filter;
 pub mod loaders;
@@ -18,7 +18,7 @@ use async_graphql::{Context, SDLExportOptions, Schema};
 use sea_orm::{DatabaseConnection, EntityTrait, IdenStatic};
 use uuid::Uuid;
 
-use crate::config::ApiConfig;
+use crate::config::{ApiConfig, LimitsConfig};
 use crate::db::Keyed;
 use crate::error::{ApiError, ApiResult};
 use analytics::{AnalyticsQuery, AnalyticsSettings};
@@ -27,7 +27,7 @@ use mutation::MutationRoot;
 use query::QueryRoot;
 use subscription::SubscriptionRoot;
 
-pub use execute::{ParseCache, execute};
+pub use execute::{Answer, Engine, MediaType, Transport};
 
 /// Reads: the execution history, and analytics over it.
 #[derive(async_graphql::MergedObject, Default)]
@@ -50,21 +50,37 @@ pub struct SchemaData {
     pub analytics: AnalyticsSettings,
 }
 
-/// The schema with its data and extensions; limits and extensions are all set here.
-pub fn build_schema(data: Option<SchemaData>) -> AppSchema {
+/// The schema with its data and the limits validation enforces.
+pub fn build_schema(data: Option<SchemaData>, limits: &LimitsConfig) -> AppSchema {
     // No schema extensions: async-graphql runs every field through each extension's hook, an
-    // allocation per field even when the hook is a no-op. Error codes and the parse cache are
-    // applied around execution instead (see `execute`).
-    let mut builder = Schema::build(Query::default(), MutationRoot, SubscriptionRoot);
+    // allocation per field even when the hook is a no-op. Admission, persisted queries, error
+    // codes and the parse cache are applied around execution instead (see `execute`).
+    let mut builder = Schema::build(Query::default(), MutationRoot, SubscriptionRoot)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
     if let Some(data) = data {
         builder = builder.data(data.api).data(data.ingestor).data(data.broker).data(data.analytics);
     }
     builder.finish()
 }
 
+/// What a list costs in the complexity limit: its page size times what each item selects.
+/// Capped so that sums of costs cannot overflow.
+pub(crate) fn list_cost(page: Option<i32>, fallback: usize, child: usize) -> usize {
+    const MAX_COST: usize = 1 << 40;
+    let page = page.map_or(fallback, |n| n.max(0) as usize);
+    page.saturating_mul(child).min(MAX_COST)
+}
+
+/// Children a nested list without `limit` is assumed to have, for its cost.
+pub(crate) const ASSUMED_CHILDREN: usize = 10;
+
 /// The schema in SDL, in a stable order (types, fields, arguments and enum values sorted).
 pub fn sdl() -> String {
-    build_schema(None).sdl_with_options(
+    build_schema(None, &LimitsConfig::default()).sdl_with_options(
         SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items().include_specified_by(),
     )
 }

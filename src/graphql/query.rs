@@ -60,6 +60,7 @@ impl QueryRoot {
 
     /// Invocations matching `filter`, a page at a time (newest first unless `orderBy` says otherwise).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first.or(last), 20, child_complexity)")]
     async fn invocations(
         &self,
         ctx: &Context<'_>,
@@ -82,6 +83,7 @@ impl QueryRoot {
 
     /// Event executions matching `filter`, a page at a time (newest first unless `orderBy` says otherwise).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first.or(last), 20, child_complexity)")]
     async fn event_executions(
         &self,
         ctx: &Context<'_>,
@@ -104,6 +106,7 @@ impl QueryRoot {
 
     /// Job executions matching `filter`, a page at a time (newest first unless `orderBy` says otherwise).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first.or(last), 20, child_complexity)")]
     async fn job_executions(
         &self,
         ctx: &Context<'_>,
@@ -126,6 +129,7 @@ impl QueryRoot {
 
     /// Job log lines matching `filter`, a page at a time (newest first unless `orderBy` says otherwise).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first.or(last), 20, child_complexity)")]
     async fn job_logs(
         &self,
         ctx: &Context<'_>,

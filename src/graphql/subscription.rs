@@ -134,18 +134,22 @@ fn follow<T: Send + 'static, F: Fn(&Commit) -> Vec<T> + Send + 'static>(
     select: F,
 ) -> impl Stream<Item = Result<T>> + use<T, F> {
     let (receiver, interest) = broker.subscribe(topic);
+    let broker = broker.clone();
     BroadcastStream::new(receiver).flat_map(move |next| {
         // The stream owns the interest, so the topic stays wanted as long as it is followed.
         let _keep = &interest;
         let items: Vec<Result<T>> = match next {
             Ok(commit) => select(&commit).into_iter().map(Ok).collect(),
-            Err(BroadcastStreamRecvError::Lagged(missed)) => vec![Err(async_graphql::Error::new(format!(
-                "this subscriber fell behind and missed {missed} commits; refetch and carry on"
-            ))
-            .extend_with(|_, e| {
-                e.set("code", "SUBSCRIPTION_LAGGED");
-                e.set("missed", missed);
-            }))],
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                broker.lagged();
+                vec![Err(async_graphql::Error::new(format!(
+                    "this subscriber fell behind and missed {missed} commits; refetch and carry on"
+                ))
+                .extend_with(|_, e| {
+                    e.set("code", "SUBSCRIPTION_LAGGED");
+                    e.set("missed", missed);
+                }))]
+            }
         };
         stream::iter(items)
     })

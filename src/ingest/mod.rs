@@ -34,6 +34,7 @@ use crate::config::IngestConfig;
 use crate::db::{self, Keyed};
 use crate::error::ApiError;
 use crate::live::{Broker, Commit, InvocationChange, LogChange};
+use crate::metrics::Metrics;
 use plan::{Change, Plan, Unit, outcome, referenced};
 
 /// How a rejected request is reported.
@@ -142,14 +143,21 @@ pub struct Ingestor {
     config: IngestConfig,
     broker: Broker,
     writer: db::WriteLock,
+    metrics: Metrics,
 }
 
 /// Attempts of a PostgreSQL transaction that lost a race to another writer.
 const ATTEMPTS: usize = 4;
 
 impl Ingestor {
-    pub fn new(db: DatabaseConnection, config: IngestConfig, broker: Broker, writer: db::WriteLock) -> Self {
-        Self { db, config, broker, writer }
+    pub fn new(
+        db: DatabaseConnection,
+        config: IngestConfig,
+        broker: Broker,
+        writer: db::WriteLock,
+        metrics: Metrics,
+    ) -> Self {
+        Self { db, config, broker, writer, metrics }
     }
 
     pub fn config(&self) -> &IngestConfig {
@@ -214,9 +222,26 @@ impl Ingestor {
                     if let Some(commit) = commit {
                         self.broker.committed(commit);
                     }
+                    self.count_rows(&results);
                     return Ok(results);
                 }
             }
+        }
+    }
+
+    /// Adds the rows a committed write inserted or moved forward to the server's metrics.
+    fn count_rows(&self, results: &[Result<IngestCounts, IngestError>]) {
+        let mut total = IngestCounts::default();
+        for counts in results.iter().flatten() {
+            total.merge(*counts);
+        }
+        for (table, rows) in [
+            ("invocations", total.invocations),
+            ("event_executions", total.event_executions),
+            ("job_executions", total.job_executions),
+            ("job_logs", total.job_logs),
+        ] {
+            self.metrics.ingested(table, rows.inserted + rows.updated);
         }
     }
 
@@ -241,6 +266,10 @@ impl Ingestor {
     }
 
     /// Rejects JSON documents and texts over the configured size.
+    /// Checks what the database would refuse, or what would be too large to keep, before
+    /// anything is written: names at most [`MAX_NAME_BYTES`], texts and JSON documents at most
+    /// `max_field_bytes`, and no NUL characters anywhere (PostgreSQL cannot store them in text
+    /// or JSON).
     fn check_sizes(&self, unit: &Unit) -> Result<(), IngestError> {
         let max = self.config.max_field_bytes;
         let check_json = |value: &Option<async_graphql::Json<serde_json::Value>>, path: &str, field: &str| {
@@ -249,35 +278,68 @@ impl Ingestor {
                 if size > max {
                     return Err(IngestError::bad_input(path, field, format!("is {size} bytes; the limit is {max}")));
                 }
+                if json_has_nul(&json.0) {
+                    return Err(IngestError::bad_input(path, field, "may not contain NUL characters (\\u0000)"));
+                }
             }
             Ok(())
         };
-        let check_text = |value: Option<&str>, path: &str, field: &str| match value {
-            Some(text) if text.len() > max => {
-                Err(IngestError::bad_input(path, field, format!("is {} bytes; the limit is {max}", text.len())))
+        let check_text = |value: Option<&str>, limit: usize, path: &str, field: &str| match value {
+            Some(text) if text.len() > limit => {
+                Err(IngestError::bad_input(path, field, format!("is {} bytes; the limit is {limit}", text.len())))
+            }
+            Some(text) if text.contains('\0') => {
+                Err(IngestError::bad_input(path, field, "may not contain NUL characters (\\u0000)"))
             }
             _ => Ok(()),
         };
+        let name = MAX_NAME_BYTES;
         for p in &unit.invocations {
-            check_json(&p.fields.source_event_payload, &p.path, "sourceEventPayload")?;
-            check_json(&p.fields.context_data, &p.path, "contextData")?;
+            let f = &p.fields;
+            check_text(f.source_function.as_deref(), name, &p.path, "sourceFunction")?;
+            check_text(f.source_system.as_deref(), name, &p.path, "sourceSystem")?;
+            check_text(f.source_user_email.as_deref(), name, &p.path, "sourceUserEmail")?;
+            check_text(f.source_user_role.as_deref(), name, &p.path, "sourceUserRole")?;
+            check_text(f.event_modules_directory.as_deref(), name, &p.path, "eventModulesDirectory")?;
+            check_json(&f.source_event_payload, &p.path, "sourceEventPayload")?;
+            check_json(&f.context_data, &p.path, "contextData")?;
         }
         for p in &unit.events {
-            check_text(p.fields.detection_error.as_deref(), &p.path, "detectionError")?;
-            check_text(p.fields.handler_error.as_deref(), &p.path, "handlerError")?;
+            let f = &p.fields;
+            check_text(f.event_name.as_deref(), name, &p.path, "eventName")?;
+            check_text(f.detection_error.as_deref(), max, &p.path, "detectionError")?;
+            check_text(f.handler_error.as_deref(), max, &p.path, "handlerError")?;
         }
         for p in &unit.jobs {
-            check_json(&p.fields.job_options, &p.path, "jobOptions")?;
-            check_json(&p.fields.result, &p.path, "result")?;
-            check_json(&p.fields.console_logs, &p.path, "consoleLogs")?;
-            check_text(p.fields.error_message.as_deref(), &p.path, "errorMessage")?;
-            check_text(p.fields.error_stack.as_deref(), &p.path, "errorStack")?;
+            let f = &p.fields;
+            check_text(f.job_name.as_deref(), name, &p.path, "jobName")?;
+            check_text(f.job_function_name.as_deref(), name, &p.path, "jobFunctionName")?;
+            check_json(&f.job_options, &p.path, "jobOptions")?;
+            check_json(&f.result, &p.path, "result")?;
+            check_json(&f.console_logs, &p.path, "consoleLogs")?;
+            check_text(f.error_message.as_deref(), max, &p.path, "errorMessage")?;
+            check_text(f.error_stack.as_deref(), max, &p.path, "errorStack")?;
         }
         for p in &unit.logs {
+            check_text(p.fields.source.as_deref(), name, &p.path, "source")?;
             check_json(&p.fields.data, &p.path, "data")?;
-            check_text(Some(&p.fields.message), &p.path, "message")?;
+            check_text(Some(&p.fields.message), max, &p.path, "message")?;
         }
         Ok(())
+    }
+}
+
+/// Longest name (source function, event, job, …) a write may carry, in bytes: names are
+/// indexed, and an index entry must fit in a database page.
+pub const MAX_NAME_BYTES: usize = 512;
+
+/// Whether any string or key of a JSON document holds a NUL character.
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
     }
 }
 

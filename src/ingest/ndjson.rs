@@ -21,6 +21,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use super::input::InvocationTreeInput;
 use super::plan::Unit;
 use super::{IngestCounts, IngestError, IngestErrorCode, Ingestor};
+use crate::error::error_response;
 
 /// Media types accepted for the body.
 const NDJSON_TYPES: [&str; 3] = ["application/x-ndjson", "application/ndjson", "application/jsonl"];
@@ -33,6 +34,7 @@ pub async fn handle(ingestor: Ingestor, headers: &HeaderMap, body: Body) -> Resp
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "BAD_REQUEST",
             format!("send NDJSON (Content-Type: application/x-ndjson), not {content_type:?}"),
+            "application/json",
         );
     }
     let (sender, receiver) = mpsc::unbounded_channel::<String>();
@@ -161,7 +163,7 @@ where
 
 fn parse(line: &str) -> Result<InvocationTreeInput, IngestError> {
     let mut deserializer = serde_json::Deserializer::from_str(line);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let tree = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { "line".to_owned() } else { format!("line.{path}") };
         let inner = err.into_inner();
@@ -172,7 +174,16 @@ fn parse(line: &str) -> Result<InvocationTreeInput, IngestError> {
             None => text,
         };
         IngestError::bad_input(&path, "", message)
-    })
+    })?;
+    // One JSON value per line: anything after it is an error, not something to drop.
+    deserializer.end().map_err(|err| {
+        IngestError::bad_input(
+            "line",
+            "",
+            format!("unexpected characters after the JSON object (column {})", err.column()),
+        )
+    })?;
+    Ok(tree)
 }
 
 /// Writes the lines gathered so far, reporting each.
@@ -243,9 +254,4 @@ fn reject(summary: &mut Summary, out: &mpsc::UnboundedSender<String>, line: u64,
         "{}\n",
         json!({ "line": line, "error": { "message": err.message, "extensions": { "code": code, "field": err.path } } })
     ));
-}
-
-fn error_response(status: StatusCode, code: &str, message: String) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }

@@ -119,6 +119,7 @@ impl TestApp {
         let mut config = ServeConfig::for_bind("127.0.0.1:0".parse().unwrap());
         // Tests run the rollup themselves (`rollup()`), unless they turn the background on.
         config.rollup.rollup_interval_secs = 0;
+        config.retention.prune_interval_secs = 0;
         configure(&mut config);
         let app = Application::with_database(db.clone(), config).await.expect("build the application");
         let address = app.local_addr().expect("bound address");
@@ -137,6 +138,20 @@ impl TestApp {
             shutdown: Some(shutdown),
             server: Some(server),
             _database: database,
+        }
+    }
+
+    /// Starts the server's shutdown, as SIGTERM would.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Waits until the server has stopped (after `begin_shutdown`).
+    pub async fn stopped(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task ended in a panic");
         }
     }
 
@@ -385,6 +400,22 @@ impl Subscription {
         let payload = self.next().await;
         assert!(payload.get("errors").is_none(), "unexpected errors: {payload}");
         payload["data"].clone()
+    }
+
+    /// Waits for the server to close the socket and returns the close frame's code and reason.
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let next = tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("no close frame within 10 s");
+            match next {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
     }
 
     /// Whether a message arrives within `millis` (for asserting that nothing is sent).

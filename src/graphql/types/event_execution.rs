@@ -99,6 +99,7 @@ impl EventExecution {
     }
 
     /// The jobs the handler ran, in the order they started.
+    #[graphql(complexity = "crate::graphql::list_cost(limit, crate::graphql::ASSUMED_CHILDREN, child_complexity)")]
     async fn job_executions(
         &self,
         ctx: &Context<'_>,

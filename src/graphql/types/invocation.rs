@@ -120,6 +120,7 @@ impl Invocation {
     }
 
     /// The event modules checked, in the order they started.
+    #[graphql(complexity = "crate::graphql::list_cost(limit, crate::graphql::ASSUMED_CHILDREN, child_complexity)")]
     async fn event_executions(
         &self,
         ctx: &Context<'_>,
@@ -132,6 +133,7 @@ impl Invocation {
     }
 
     /// Every job run by this invocation, across its events, in the order they started.
+    #[graphql(complexity = "crate::graphql::list_cost(limit, crate::graphql::ASSUMED_CHILDREN, child_complexity)")]
     async fn job_executions(
         &self,
         ctx: &Context<'_>,

@@ -110,6 +110,7 @@ impl JobExecution {
     }
 
     /// Console output of the job, oldest first.
+    #[graphql(complexity = "crate::graphql::list_cost(limit, crate::graphql::ASSUMED_CHILDREN, child_complexity)")]
     async fn logs(
         &self,
         ctx: &Context<'_>,
