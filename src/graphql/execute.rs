@@ -632,6 +632,6 @@ mod tests {
         assert_eq!(nesting(&format!("{{ a(s: \"\"\" \" \"\"\") {} }}", "[".repeat(400))), 401);
         assert_eq!(nesting("{ a(s: \"\"\" \\\"\"\" {{{ \"\"\") }"), 2);
         // A string cannot span lines, so an unterminated one ends at the line's end.
-        assert_eq!(nesting("{ a(s: \"\n[[[ ) }"), 4);
+        assert_eq!(nesting("{ a(s: \"\n[[[ ) }"), 5);
     }
 }

@@ -19,6 +19,31 @@ use super::types::enums::{EventExecutionStatus, InvocationStatus, JobExecutionSt
 /// A whole-row filter of one table.
 pub trait ToCondition {
     fn condition(&self, backend: DbBackend) -> Condition;
+    /// How many filter objects this one holds, itself included (through `and`, `or`, `not`).
+    fn weight(&self) -> usize;
+}
+
+/// Most filter objects one filter may hold (through `and`, `or` and `not`). The SQL builder
+/// recurses once per condition, and every `in` list (up to 1,000 values) is bound value by
+/// value: this keeps both far from the stack's and the databases' limits.
+pub const MAX_FILTER_WEIGHT: usize = 25;
+
+/// Refuses a filter with more than [`MAX_FILTER_WEIGHT`] filter objects.
+pub fn check_weight(filter: Option<&impl ToCondition>) -> Result<(), crate::error::ApiError> {
+    match filter.map(ToCondition::weight) {
+        Some(weight) if weight > MAX_FILTER_WEIGHT => Err(crate::error::ApiError::bad_field(
+            "filter",
+            format!("the filter combines {weight} filters with and/or/not; at most {MAX_FILTER_WEIGHT} are allowed"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The weight of a filter with `and`, `or` and `not`.
+fn weight_of<F: ToCondition>(and: &Option<Vec<F>>, or: &Option<Vec<F>>, not: &Option<Box<F>>) -> usize {
+    let list =
+        |filters: &Option<Vec<F>>| filters.iter().flatten().map(ToCondition::weight).fold(0, usize::saturating_add);
+    1usize.saturating_add(list(and)).saturating_add(list(or)).saturating_add(not.as_ref().map_or(0, |f| f.weight()))
 }
 
 /// A condition on one column.
@@ -112,8 +137,8 @@ pub struct IntFilter {
     pub lt: Option<i32>,
     /// Less than or equal to.
     pub lte: Option<i32>,
-    /// Equal to one of these.
-    #[graphql(name = "in")]
+    /// Equal to one of these (at most 1000).
+    #[graphql(name = "in", validator(max_items = 1000))]
     pub in_list: Option<Vec<i32>>,
     /// `true`: the value is null; `false`: it is not.
     pub is_null: Option<bool>,
@@ -206,10 +231,11 @@ pub struct StatusFilter<T: InputType> {
     pub eq: Option<T>,
     /// Not equal to.
     pub ne: Option<T>,
-    /// One of these.
-    #[graphql(name = "in")]
+    /// One of these (at most 1000).
+    #[graphql(name = "in", validator(max_items = 1000))]
     pub in_list: Option<Vec<T>>,
-    /// None of these.
+    /// None of these (at most 1000).
+    #[graphql(validator(max_items = 1000))]
     pub not_in: Option<Vec<T>>,
 }
 
@@ -237,8 +263,8 @@ impl<T: InputType + Copy + Into<Value>> ColumnFilter for StatusFilter<T> {
 pub struct LogLevelFilter {
     /// Exactly this level.
     pub eq: Option<LogLevel>,
-    /// One of these levels.
-    #[graphql(name = "in")]
+    /// One of these levels (at most 1000).
+    #[graphql(name = "in", validator(max_items = 1000))]
     pub in_list: Option<Vec<LogLevel>>,
     /// This level or a more severe one (`WARN` matches `WARN` and `ERROR`).
     pub gte: Option<LogLevel>,
@@ -294,6 +320,10 @@ pub struct InvocationFilter {
 }
 
 impl ToCondition for InvocationFilter {
+    fn weight(&self) -> usize {
+        weight_of(&self.and, &self.or, &self.not)
+    }
+
     fn condition(&self, backend: DbBackend) -> Condition {
         use invocations::Column as C;
         let mut all = Condition::all();
@@ -356,6 +386,10 @@ pub struct EventExecutionFilter {
 }
 
 impl ToCondition for EventExecutionFilter {
+    fn weight(&self) -> usize {
+        weight_of(&self.and, &self.or, &self.not)
+    }
+
     fn condition(&self, backend: DbBackend) -> Condition {
         use event_executions::Column as C;
         let mut all = Condition::all();
@@ -410,6 +444,10 @@ pub struct JobExecutionFilter {
 }
 
 impl ToCondition for JobExecutionFilter {
+    fn weight(&self) -> usize {
+        weight_of(&self.and, &self.or, &self.not)
+    }
+
     fn condition(&self, backend: DbBackend) -> Condition {
         use job_executions::Column as C;
         let mut all = Condition::all();
@@ -454,6 +492,10 @@ pub struct JobLogFilter {
 }
 
 impl ToCondition for JobLogFilter {
+    fn weight(&self) -> usize {
+        weight_of(&self.and, &self.or, &self.not)
+    }
+
     fn condition(&self, backend: DbBackend) -> Condition {
         use job_logs::Column as C;
         let mut all = Condition::all();

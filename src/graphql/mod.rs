@@ -104,6 +104,7 @@ where
     <R::Child as EntityTrait>::Model: Send + Sync,
 {
     let max = api(ctx)?.config.max_list_size;
+    filter::check_weight(filter.as_ref())?;
     let limit = match limit {
         None => max,
         Some(n) if n >= 0 && n as u32 <= max => n as u32,

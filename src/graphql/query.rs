@@ -158,6 +158,7 @@ async fn connection<N: Node, F: OrderField<Entity = N::Entity>>(
     args: PageArgs,
 ) -> Result<Fast<Connection<N>>> {
     let api = api(ctx)?;
+    super::filter::check_weight(filter.as_ref())?;
     let filter = filter.map_or_else(Condition::all, |f| f.condition(db::backend(&api.db)));
     let (key, direction) = (order_by.field.key(), order_by.direction.into());
     let request = args.request(key, &api.config)?;

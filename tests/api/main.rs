@@ -7,6 +7,7 @@ mod access;
 mod analytics;
 mod counts;
 mod filters;
+mod hostile;
 mod http;
 mod ingest;
 mod limits;
