@@ -688,7 +688,10 @@ async fn request_bodies_over_the_cap_get_413() {
 
     // Under the cap, the same request goes through.
     let data = app
-        .data(START_INVOCATION, input(json!({ "id": INV, "sourceFunction": "f", "sourceSystem": "y".repeat(9_000) })))
+        .data(
+            START_INVOCATION,
+            input(json!({ "id": INV, "sourceFunction": "f", "sourceEventPayload": { "blob": "y".repeat(9_000) } })),
+        )
         .await;
     assert_eq!(data["startInvocation"]["id"], INV);
     assert_eq!(app.row_count().await, RowCount { invocations: 1, ..RowCount::default() });
