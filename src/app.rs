@@ -523,7 +523,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         }
     };
     let rollup_lag_seconds = match rollup::state(&state.db).await {
-        Ok(row) => row.and_then(|s| s.watermark).map(|w| (chrono::Utc::now() - w).num_milliseconds() as f64 / 1000.0),
+        Ok(row) => row.and_then(|s| s.watermark).map(rollup::lag_seconds),
         Err(err) => {
             tracing::warn!(error = %err, "cannot read the rollup state for /metrics");
             None

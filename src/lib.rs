@@ -6,6 +6,8 @@ pub mod analytics;
 pub mod app;
 /// API keys and roles.
 pub mod auth;
+/// The schedule background tasks run on.
+pub mod background;
 /// Command line and environment configuration.
 pub mod config;
 /// Connecting, migrating, and the SQL the API runs.

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Alias, DeleteStatement, Expr, Order, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -175,7 +175,7 @@ async fn delete_batch(
     // Held for this batch only, so the ingest path's writes go between batches.
     let _writer = writer.acquire().await;
     let txn = db.begin().await?;
-    if !lock(&txn).await? {
+    if !crate::db::try_xact_lock(&txn, LOCK_KEY).await? {
         txn.rollback().await?;
         return Ok(None);
     }
@@ -199,22 +199,6 @@ fn batch_statement(target: &Target, before: DateTime<Utc>, batch: u32) -> Delete
     Query::delete().from_table(table).and_where(Expr::col(Alias::new("id")).in_subquery(oldest)).to_owned()
 }
 
-/// On PostgreSQL, takes pruning's advisory lock for this transaction, unless another process
-/// holds it. SQLite has one writer at a time anyway (and `WriteLock` orders this process's).
-async fn lock(txn: &impl ConnectionTrait) -> Result<bool, DbErr> {
-    if txn.get_database_backend() != DbBackend::Postgres {
-        return Ok(true);
-    }
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock($1)",
-            [LOCK_KEY.into()],
-        ))
-        .await?;
-    Ok(row.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false))
-}
-
 /// Runs `prune_once` every `prune_interval_secs` until `stop`, the first time after that
 /// interval or 10 seconds, whichever is shorter. A failed run is logged and the next tick tries
 /// again; a run in progress when `stop` fires is abandoned (its batch rolls back). With an
@@ -231,32 +215,26 @@ pub fn spawn(
         }
         let interval = Duration::from_secs(config.prune_interval_secs);
         let first = tokio::time::Instant::now() + interval.min(FIRST_RUN_AFTER);
-        let mut ticks = tokio::time::interval_at(first, interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticks.tick() => {}
+        let run = || {
+            let (db, writer, config) = (db.clone(), writer.clone(), config.clone());
+            async move {
+                let started = std::time::Instant::now();
+                match prune_once(&db, &writer, &config, crate::db::now()).await {
+                    Ok(report) if report.deleted_any() => tracing::info!(
+                        invocations = report.invocations,
+                        rollup_rows = report.rollup_rows,
+                        batches = report.batches,
+                        skipped = report.skipped,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "pruned data older than its retention"
+                    ),
+                    Ok(report) if report.skipped => tracing::debug!("pruning run by another server"),
+                    Ok(_) => tracing::debug!("nothing to prune"),
+                    Err(err) => tracing::warn!(error = %err, "pruning failed; retrying next tick"),
+                }
             }
-            let started = std::time::Instant::now();
-            let run = tokio::select! {
-                () = stop.cancelled() => return,
-                run = prune_once(&db, &writer, &config, crate::db::now()) => run,
-            };
-            match run {
-                Ok(report) if report.deleted_any() => tracing::info!(
-                    invocations = report.invocations,
-                    rollup_rows = report.rollup_rows,
-                    batches = report.batches,
-                    skipped = report.skipped,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "pruned data older than its retention"
-                ),
-                Ok(report) if report.skipped => tracing::debug!("pruning run by another server"),
-                Ok(_) => tracing::debug!("nothing to prune"),
-                Err(err) => tracing::warn!(error = %err, "pruning failed; retrying next tick"),
-            }
-        }
+        };
+        crate::background::every(first, interval, stop, run).await;
     })
 }
 

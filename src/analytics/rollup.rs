@@ -64,7 +64,7 @@ pub async fn refresh_once(db: &DatabaseConnection, writer: &WriteLock, overlap: 
     let started = Instant::now();
     let now = crate::db::now();
     let txn = db.begin().await?;
-    if !lock(&txn).await? {
+    if !crate::db::try_xact_lock(&txn, LOCK_KEY).await? {
         return Ok(RunReport { skipped: true, ..RunReport::default() });
     }
     let state = rollup_state::Entity::find_by_id(STATE).one(&txn).await?;
@@ -89,7 +89,7 @@ pub async fn rebuild(
     let now = crate::db::now();
     let (from, to) = (hour_of(from), hour_of(to + TimeDelta::hours(1) - TimeDelta::microseconds(1)));
     let txn = db.begin().await?;
-    if !lock(&txn).await? {
+    if !crate::db::try_xact_lock(&txn, LOCK_KEY).await? {
         return Ok(RunReport { skipped: true, ..RunReport::default() });
     }
     let invocation_groups = groups_in(&txn, Table::Invocations, from, to).await?;
@@ -108,20 +108,10 @@ pub fn spawn(
     overlap: Duration,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
-            // A run in progress when `stop` fires is abandoned: its transaction rolls back.
-            let run = tokio::select! {
-                () = stop.cancelled() => return,
-                run = refresh_once(&db, &writer, overlap) => run,
-            };
-            match run {
+    let run = move || {
+        let (db, writer) = (db.clone(), writer.clone());
+        async move {
+            match refresh_once(&db, &writer, overlap).await {
                 Ok(report) if !report.skipped => {
                     tracing::debug!(groups = report.groups, rows = report.rows_written, "rollup refreshed")
                 }
@@ -134,23 +124,8 @@ pub fn spawn(
                 }
             }
         }
-    })
-}
-
-/// On PostgreSQL, takes the rollup's advisory lock for this transaction, unless another
-/// process holds it. SQLite has one writer at a time anyway.
-async fn lock(txn: &impl ConnectionTrait) -> Result<bool, DbErr> {
-    if txn.get_database_backend() != DbBackend::Postgres {
-        return Ok(true);
-    }
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock($1)",
-            [LOCK_KEY.into()],
-        ))
-        .await?;
-    Ok(row.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false))
+    };
+    tokio::spawn(crate::background::every(tokio::time::Instant::now(), interval, stop, run))
 }
 
 async fn save_state(
@@ -788,6 +763,11 @@ impl JobColumns {
             source_functions: serde_json::json!(f.source_functions),
         }
     }
+}
+
+/// Seconds from the rollup's watermark to now: how stale the rollups are.
+pub fn lag_seconds(watermark: DateTime<Utc>) -> f64 {
+    (Utc::now() - watermark).num_milliseconds() as f64 / 1000.0
 }
 
 /// The state of the rollup, for `rollupStatus`.

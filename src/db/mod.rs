@@ -82,6 +82,23 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
+/// On PostgreSQL, takes the transaction-scoped advisory lock `key` unless another process holds
+/// it (false then), so that one server of several does a piece of background work at a time.
+/// On SQLite there is one writer at a time anyway: always true.
+pub async fn try_xact_lock(txn: &impl ConnectionTrait, key: i64) -> Result<bool, DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = txn
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1)",
+            [key.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false))
+}
+
 /// `column IN (ids)`. On PostgreSQL it is `column = ANY($1)` with one array parameter, so the
 /// statement text is the same for any number of ids and stays in each connection's
 /// prepared-statement cache instead of being parsed and planned anew per list length.

@@ -608,7 +608,7 @@ impl AnalyticsQuery {
             Some(s) => RollupStatus {
                 last_run_at: s.last_run_at.map(Into::into),
                 watermark: s.watermark.map(Into::into),
-                lag_seconds: s.watermark.map(|w| (Utc::now() - w).num_milliseconds() as f64 / 1000.0),
+                lag_seconds: s.watermark.map(rollup::lag_seconds),
                 rows_refreshed: s.rows_refreshed,
                 last_duration_ms: s.last_duration_ms,
                 last_error: s.last_error,

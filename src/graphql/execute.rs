@@ -259,17 +259,22 @@ impl Engine {
                 "mutations cannot be sent with GET; use POST",
             ));
         }
-        if !self.limits.introspection && selects_introspection(&document, &operation.node.selection_set) {
+        let root_fields = root_fields(&document, &operation.node.selection_set);
+        if !self.limits.introspection && root_fields.iter().any(|name| matches!(*name, "__schema" | "__type")) {
             return Err(Rejection::invalid("introspection is turned off on this server (--introspection)"));
         }
-        self.check_shape(&document, &operation.node.selection_set)?;
+        self.check_shape(&document, &operation.node.selection_set, root_fields.len() as u64)?;
         Ok(Admitted { parsed: true, operation: name.map(|n| n.to_string()) })
     }
 
     /// Counts what the operation selects, fragments expanded, against the limits.
-    fn check_shape(&self, document: &ExecutableDocument, root: &Positioned<SelectionSet>) -> Result<(), Rejection> {
+    fn check_shape(
+        &self,
+        document: &ExecutableDocument,
+        root: &Positioned<SelectionSet>,
+        root_fields: u64,
+    ) -> Result<(), Rejection> {
         let mut counter = ShapeCounter { fragments: &document.fragments, done: HashMap::new(), open: HashSet::new() };
-        let root_fields = counter.root_fields(root, &mut HashSet::new());
         let shape = counter.count(root);
         let limits = &self.limits;
         if shape.selections > limits.max_selections as u64 {
@@ -399,23 +404,32 @@ fn choose<'d>(
     }
 }
 
-/// Whether an operation asks for `__schema` or `__type` at its root (through fragments too).
-fn selects_introspection(document: &ExecutableDocument, root: &Positioned<SelectionSet>) -> bool {
-    fn walk<'d>(document: &'d ExecutableDocument, set: &'d SelectionSet, seen: &mut HashSet<&'d str>) -> bool {
-        set.items.iter().any(|item| match &item.node {
-            Selection::Field(field) => matches!(field.node.name.node.as_str(), "__schema" | "__type"),
-            Selection::InlineFragment(fragment) => walk(document, &fragment.node.selection_set.node, seen),
-            Selection::FragmentSpread(spread) => {
-                match document.fragments.get_key_value(&spread.node.fragment_name.node) {
-                    Some((name, definition)) if seen.insert(name.as_str()) => {
-                        walk(document, &definition.node.selection_set.node, seen)
+/// The names of the fields an operation selects at its root, through fragments (each fragment
+/// counted once).
+fn root_fields<'d>(document: &'d ExecutableDocument, root: &'d Positioned<SelectionSet>) -> Vec<&'d str> {
+    fn walk<'d>(
+        document: &'d ExecutableDocument,
+        set: &'d SelectionSet,
+        seen: &mut HashSet<&'d str>,
+        names: &mut Vec<&'d str>,
+    ) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => names.push(field.node.name.node.as_str()),
+                Selection::InlineFragment(fragment) => walk(document, &fragment.node.selection_set.node, seen, names),
+                Selection::FragmentSpread(spread) => {
+                    if let Some((name, definition)) = document.fragments.get_key_value(&spread.node.fragment_name.node)
+                        && seen.insert(name.as_str())
+                    {
+                        walk(document, &definition.node.selection_set.node, seen, names);
                     }
-                    _ => false,
                 }
             }
-        })
+        }
     }
-    walk(document, &root.node, &mut HashSet::new())
+    let mut names = Vec::new();
+    walk(document, &root.node, &mut HashSet::new(), &mut names);
+    names
 }
 
 /// How deeply brackets nest in a document, outside strings, block strings and comments.
@@ -505,24 +519,6 @@ impl<'d> ShapeCounter<'d> {
         self.open.remove(key);
         self.done.insert(key, shape);
         shape
-    }
-
-    /// Fields selected at the root, through fragments.
-    fn root_fields(&self, set: &'d Positioned<SelectionSet>, seen: &mut HashSet<&'d str>) -> u64 {
-        set.node.items.iter().fold(0u64, |sum, item| {
-            sum.saturating_add(match &item.node {
-                Selection::Field(_) => 1,
-                Selection::InlineFragment(fragment) => self.root_fields(&fragment.node.selection_set, seen),
-                Selection::FragmentSpread(spread) => {
-                    match self.fragments.get_key_value(&spread.node.fragment_name.node) {
-                        Some((key, definition)) if seen.insert(key.as_str()) => {
-                            self.root_fields(&definition.node.selection_set, seen)
-                        }
-                        _ => 0,
-                    }
-                }
-            })
-        })
     }
 }
 
