@@ -5,25 +5,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::status::JobExecutionStatus;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
-#[sea_orm(table_name = "job_executions")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub invocation_id: Uuid,
-    pub event_execution_id: Uuid,
-    pub job_name: String,
-    pub job_function_name: Option<String>,
-    pub job_options: Option<Json>,
-    pub status: JobExecutionStatus,
-    pub duration_ms: Option<i32>,
-    pub result: Option<Json>,
-    pub error_message: Option<String>,
-    pub error_stack: Option<String>,
-    pub console_logs: Option<Json>,
-    pub attempt: i32,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
+model! {
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+    #[sea_orm(table_name = "job_executions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub invocation_id: Uuid,
+        pub event_execution_id: Uuid,
+        pub job_name: String,
+        pub job_function_name: Option<String>,
+        pub job_options: Option<Json>,
+        pub status: JobExecutionStatus,
+        pub duration_ms: Option<i32>,
+        pub result: Option<Json>,
+        pub error_message: Option<String>,
+        pub error_stack: Option<String>,
+        pub console_logs: Option<Json>,
+        pub attempt: i32,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

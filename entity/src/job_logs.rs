@@ -5,18 +5,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::status::LogLevel;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
-#[sea_orm(table_name = "job_logs")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub job_execution_id: Uuid,
-    pub level: LogLevel,
-    pub message: String,
-    pub data: Option<Json>,
-    pub source: Option<String>,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
+model! {
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+    #[sea_orm(table_name = "job_logs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub job_execution_id: Uuid,
+        pub level: LogLevel,
+        pub message: String,
+        pub data: Option<Json>,
+        pub source: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

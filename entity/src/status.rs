@@ -72,3 +72,55 @@ pub enum LogLevel {
 pub fn db_values<E: ActiveEnum<Value = String> + Iterable>() -> Vec<String> {
     E::iter().map(|v| v.to_value()).collect()
 }
+
+/// Decoding straight from sqlx rows (the read path's `sqlx::FromRow`), on any backend that
+/// stores text: the serde names are the stored strings (a test below holds them equal), so
+/// decoding borrows the text and allocates nothing.
+macro_rules! decode_as_text {
+    ($($status:ty),*) => {$(
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $status
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $status
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                let deserializer = serde::de::value::BorrowedStrDeserializer::<serde::de::value::Error>::new(text);
+                Ok(<$status as Deserialize>::deserialize(deserializer)?)
+            }
+        }
+    )*};
+}
+
+decode_as_text!(InvocationStatus, JobExecutionStatus, EventExecutionStatus, LogLevel);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serde_names_are_stored_strings<E: ActiveEnum<Value = String> + Iterable + Serialize>() {
+        for value in E::iter() {
+            assert_eq!(serde_json::to_value(&value).unwrap(), serde_json::Value::String(value.to_value()));
+        }
+    }
+
+    #[test]
+    fn every_status_decodes_from_its_stored_string() {
+        serde_names_are_stored_strings::<InvocationStatus>();
+        serde_names_are_stored_strings::<JobExecutionStatus>();
+        serde_names_are_stored_strings::<EventExecutionStatus>();
+        serde_names_are_stored_strings::<LogLevel>();
+    }
+}

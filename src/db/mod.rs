@@ -6,6 +6,7 @@
 
 pub mod page;
 pub mod related;
+pub mod rows;
 pub mod stats;
 pub mod write;
 
@@ -127,7 +128,7 @@ pub fn backend(db: &impl ConnectionTrait) -> DbBackend {
 }
 
 /// Tables whose rows are identified by a UUID `id` and ordered in time by `created_at`.
-pub trait Keyed: EntityTrait {
+pub trait Keyed: EntityTrait<Model: rows::Decoded> {
     fn id_column() -> Self::Column;
     fn created_at_column() -> Self::Column;
     fn id_of(model: &Self::Model) -> Uuid;

@@ -9,12 +9,13 @@ use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, NullOrdering, Order, Query, QueryStatementBuilder, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    QueryTrait, Value,
 };
 use uuid::Uuid;
 
 use super::Keyed;
+use super::rows::Decoded;
 
 /// Order of a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +95,9 @@ struct Counted<M> {
 
 const TOTAL_COUNT: &str = "runlens_total_count";
 
-impl<M: FromQueryResult> FromQueryResult for Counted<M> {
-    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        Ok(Self { model: M::from_query_result(row, pre)?, total_count: row.try_get(pre, TOTAL_COUNT)? })
+impl<M: Decoded> Counted<M> {
+    fn decode(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self { model: super::rows::decode(row)?, total_count: super::rows::get(row, TOTAL_COUNT)? })
     }
 }
 
@@ -122,19 +123,18 @@ pub async fn fetch<E: Keyed>(
     let scan = if request.from_end { direction.reverse() } else { direction };
     let query = order(super::select::<E>(db.get_database_backend(), omit).filter(condition), key, scan)
         .limit(request.limit + 1);
+    let backend = db.get_database_backend();
     let (mut rows, mut total_count) = if total_inline {
-        let counted = query
-            .column_as(
-                SimpleExpr::SubQuery(None, Box::new(row_count_query::<E>().into_sub_query_statement())),
-                TOTAL_COUNT,
-            )
-            .into_model::<Counted<E::Model>>()
-            .all(db)
-            .await?;
+        let query = query.column_as(
+            SimpleExpr::SubQuery(None, Box::new(row_count_query::<E>().into_sub_query_statement())),
+            TOTAL_COUNT,
+        );
+        let counted =
+            db.query_all_raw(query.build(backend)).await?.iter().map(Counted::decode).collect::<Result<Vec<_>, _>>()?;
         let total = counted.first().map(|row| row.total_count);
         (counted.into_iter().map(|row| row.model).collect::<Vec<_>>(), total)
     } else {
-        (query.all(db).await?, None)
+        (super::rows::all(db, query.build(backend)).await?, None)
     };
     if total_inline && total_count.is_none() && request.after.is_none() && request.before.is_none() {
         // No row to carry it, and no cursor narrowing the page: nothing matches.

@@ -11,7 +11,8 @@ use super::Keyed;
 
 /// Rows of `E` with the given ids, in no particular order.
 pub async fn by_ids<E: Keyed>(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<E::Model>, DbErr> {
-    E::find().filter(super::id_in(db.get_database_backend(), E::id_column(), ids)).all(db).await
+    let query = E::find().filter(super::id_in(db.get_database_backend(), E::id_column(), ids));
+    super::rows::all(db, query.build(db.get_database_backend())).await
 }
 
 /// Children of `parents` (through the foreign key `parent`) matching `filter`: at most `limit`
@@ -49,6 +50,5 @@ pub async fn children<E: Keyed>(
         .order_by((ranked_alias.clone(), E::created_at_column()), Order::Asc)
         .order_by((ranked_alias, E::id_column()), Order::Asc)
         .to_owned();
-    let statement = db.get_database_backend().build(&query);
-    E::find().from_raw_sql(statement).all(db).await
+    super::rows::all(db, db.get_database_backend().build(&query)).await
 }

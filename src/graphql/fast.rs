@@ -47,7 +47,7 @@ impl<T: Resolved> OutputType for Fast<T> {
     }
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
-        let mut values = IndexMap::new();
+        let mut values = IndexMap::with_capacity(ctx.item.node.items.len());
         let mut deferred = Vec::new();
         collect(&self.0, ctx, ctx.item, &mut values, &mut deferred)?;
         for result in join_all(deferred).await {

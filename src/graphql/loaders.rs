@@ -127,10 +127,12 @@ impl<R: Relation> PartialEq for ChildrenOf<R> {
 
 impl<R: Relation> Eq for ChildrenOf<R> {}
 
+// Hashing the parent alone is enough: keys that differ only in their arguments (a parent's
+// list asked for twice, with different aliases and arguments) are rare, and the loader hashes
+// every key several times, where hashing a filter would cost more than the rest of the key.
 impl<R: Relation> Hash for ChildrenOf<R> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.parent.hash(state);
-        self.args.hash(state);
     }
 }
 
@@ -142,9 +144,14 @@ where
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[ChildrenOf<R>]) -> Result<HashMap<ChildrenOf<R>, Self::Value>, Self::Error> {
-        let mut groups: HashMap<Arc<ListArgs<R::Filter>>, Vec<Uuid>> = HashMap::new();
+        // Parents by arguments; there are almost always one or two distinct arguments, and the
+        // keys of one field share one `Arc`, so a scan is cheaper than hashing the arguments.
+        let mut groups: Vec<(Arc<ListArgs<_>>, Vec<Uuid>)> = Vec::new();
         for key in keys {
-            groups.entry(key.args.clone()).or_default().push(key.parent);
+            match groups.iter_mut().find(|(args, _)| Arc::ptr_eq(args, &key.args) || *args == key.args) {
+                Some((_, parents)) => parents.push(key.parent),
+                None => groups.push((key.args.clone(), vec![key.parent])),
+            }
         }
         let backend = db::backend(&self.db);
         let mut found = HashMap::with_capacity(keys.len());
