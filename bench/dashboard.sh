@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Read benchmark: the README's dashboard query against PostgreSQL holding 100,000 invocations
-# (~3.4 M rows), driven by wrk at concurrency 1 and 16 for 15 s each. Prints req/s, p50, p99
-# and the server's peak RSS under load.
+# (~3.4 M rows), driven by wrk at concurrency 1 and 16 for 15 s each. Prints req/s, p50, p99,
+# the server's peak RSS under load, and CPU time per request of the server and of PostgreSQL.
 #
 #   bench/dashboard.sh            # PostgreSQL over TCP at 127.0.0.1:5432
 #   BENCH_PG=postgres://postgres@localhost BENCH_SOCKET=/var/run/postgresql bench/dashboard.sh
@@ -39,21 +39,27 @@ run() {
     RSS_STOP=$(mktemp -u)
     watch_rss "$SERVER_PID" > "$RSS_STOP.peak" &
     local watcher=$!
+    local server_before pg_before
+    server_before=$(cpu_ticks "$SERVER_PID"); pg_before=$(cpu_ticks)
     out=$(wrk -t"$threads" -c"$connections" -d"${SECONDS_EACH}s" --latency -s "$ROOT/bench/post.lua" "http://$ADDR/graphql")
+    local server_ticks=$(( $(cpu_ticks "$SERVER_PID") - server_before )) pg_ticks=$(( $(cpu_ticks) - pg_before ))
     touch "$RSS_STOP"; wait "$watcher"
-    local rps p50 p99 errors
+    local rps p50 p99 errors requests
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-    printf "%-14s %10s %10s %10s %10s MiB %s\n" "concurrency $connections" "$rps" "$p50" "$p99" \
-        "$(( $(cat "$RSS_STOP.peak") / 1024 ))" "$errors"
+    requests=$(echo "$out" | awk '/requests in/ {print $1}')
+    # CPU time per request, in ms, of the server and of PostgreSQL (clock ticks are 1/100 s).
+    per_request() { awk -v t="$1" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1000 / hz / n }'; }
+    printf "%-14s %10s %10s %10s %10s MiB %12s %12s %s\n" "concurrency $connections" "$rps" "$p50" "$p99" \
+        "$(( $(cat "$RSS_STOP.peak") / 1024 ))" "$(per_request "$server_ticks") ms" "$(per_request "$pg_ticks") ms" "$errors"
     rm -f "$RSS_STOP" "$RSS_STOP.peak"
 }
 
 echo
 echo "dashboard query, $INVOCATIONS invocations, ${SECONDS_EACH}s per run, $(nproc) cores"
-printf "%-14s %10s %10s %10s %14s\n" "" "req/s" "p50" "p99" "peak RSS"
+printf "%-14s %10s %10s %10s %14s %12s %12s\n" "" "req/s" "p50" "p99" "peak RSS" "server CPU" "pg CPU"
 run 1 1
 run 16 2
 rm -f "$BODY"

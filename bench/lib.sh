@@ -65,3 +65,16 @@ watch_rss() {
     done
     echo "$peak"
 }
+
+# CPU time (user + system, in clock ticks) used so far by process $1, or with no argument by all
+# PostgreSQL server processes together.
+cpu_ticks() {
+    local pids
+    if [ $# -gt 0 ]; then pids=$1; else pids=$(pgrep -x postgres || true); fi
+    local total=0 ticks
+    for pid in $pids; do
+        ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + ticks))
+    done
+    echo "$total"
+}
