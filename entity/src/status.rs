@@ -117,7 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn every_status_decodes_from_its_stored_string() {
+    fn serde_names_are_the_stored_strings_of_every_status() {
         serde_names_are_stored_strings::<InvocationStatus>();
         serde_names_are_stored_strings::<JobExecutionStatus>();
         serde_names_are_stored_strings::<EventExecutionStatus>();
