@@ -9,13 +9,12 @@ use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, NullOrdering, Order, Query, QueryStatementBuilder, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
-    QueryTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Value,
 };
 use uuid::Uuid;
 
 use super::Keyed;
-use super::rows::Decoded;
 
 /// Order of a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +94,13 @@ struct Counted<M> {
 
 const TOTAL_COUNT: &str = "runlens_total_count";
 
-impl<M: Decoded> Counted<M> {
-    fn decode(row: &QueryResult) -> Result<Self, DbErr> {
-        Ok(Self { model: super::rows::decode(row)?, total_count: super::rows::get(row, TOTAL_COUNT)? })
+impl<'r, R: sqlx::Row, M: sqlx::FromRow<'r, R>> sqlx::FromRow<'r, R> for Counted<M>
+where
+    &'static str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self { model: M::from_row(row)?, total_count: row.try_get(TOTAL_COUNT)? })
     }
 }
 
@@ -129,8 +132,7 @@ pub async fn fetch<E: Keyed>(
             SimpleExpr::SubQuery(None, Box::new(row_count_query::<E>().into_sub_query_statement())),
             TOTAL_COUNT,
         );
-        let counted =
-            db.query_all_raw(query.build(backend)).await?.iter().map(Counted::decode).collect::<Result<Vec<_>, _>>()?;
+        let counted: Vec<Counted<E::Model>> = super::rows::all(db, query.build(backend)).await?;
         let total = counted.first().map(|row| row.total_count);
         (counted.into_iter().map(|row| row.model).collect::<Vec<_>>(), total)
     } else {

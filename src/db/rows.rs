@@ -29,23 +29,6 @@ pub fn decode<M: Decoded>(row: &QueryResult) -> Result<M, DbErr> {
     decoded.map_err(|err| DbErr::Type(err.to_string()))
 }
 
-/// One value of a row, by column name.
-pub fn get<T>(row: &QueryResult, column: &str) -> Result<T, DbErr>
-where
-    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    use sqlx::Row;
-    let value = if let Some(row) = row.try_as_pg_row() {
-        row.try_get(column)
-    } else if let Some(row) = row.try_as_sqlite_row() {
-        row.try_get(column)
-    } else {
-        return Err(DbErr::Type("unsupported database backend".into()));
-    };
-    value.map_err(|err| DbErr::Type(err.to_string()))
-}
-
 /// Runs `statement` and decodes every row it returns.
 pub async fn all<M: Decoded>(db: &impl ConnectionTrait, statement: Statement) -> Result<Vec<M>, DbErr> {
     db.query_all_raw(statement).await?.iter().map(decode).collect()
