@@ -96,6 +96,30 @@ impl Drop for TestDb {
     }
 }
 
+/// Starts the server over `db` on a free loopback port, configured for tests and then by
+/// `configure`; it runs until the returned sender fires (or is dropped).
+pub async fn serve(
+    db: DatabaseConnection,
+    configure: impl FnOnce(&mut ServeConfig),
+) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let mut config = ServeConfig::for_bind("127.0.0.1:0".parse().unwrap());
+    // Tests run the rollup themselves (`rollup()`), unless they turn the background on.
+    config.rollup.rollup_interval_secs = 0;
+    config.retention.prune_interval_secs = 0;
+    configure(&mut config);
+    let app = Application::with_database(db, config).await.expect("build the application");
+    let address = app.local_addr().expect("bound address");
+    let (shutdown, stopped) = oneshot::channel();
+    let server = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server error");
+    });
+    (address, shutdown, server)
+}
+
 /// The server under test, its database and an HTTP client.
 pub struct TestApp {
     pub address: SocketAddr,
@@ -116,21 +140,7 @@ impl TestApp {
         let db_config = DatabaseConfig::for_url(&database.url);
         let db = db::connect(&db_config).await.expect("connect to the test database");
         db::migrate(&db).await.expect("migrate the test database");
-        let mut config = ServeConfig::for_bind("127.0.0.1:0".parse().unwrap());
-        // Tests run the rollup themselves (`rollup()`), unless they turn the background on.
-        config.rollup.rollup_interval_secs = 0;
-        config.retention.prune_interval_secs = 0;
-        configure(&mut config);
-        let app = Application::with_database(db.clone(), config).await.expect("build the application");
-        let address = app.local_addr().expect("bound address");
-        let (shutdown, stopped) = oneshot::channel();
-        let server = tokio::spawn(async move {
-            app.run_until(async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server error");
-        });
+        let (address, shutdown, server) = serve(db.clone(), configure).await;
         Self {
             address,
             db,

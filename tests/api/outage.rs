@@ -7,8 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use runlens::app::Application;
-use runlens::config::{DatabaseConfig, ServeConfig};
+use runlens::config::DatabaseConfig;
 use runlens::db;
 use runlens::seed::{self, Tree};
 use serde_json::{Value, json};
@@ -17,7 +16,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::fixtures::{at, invocation};
-use crate::helpers::{Backend, TestDb, backend};
+use crate::helpers::{Backend, TestDb, backend, serve};
 
 const LIST: &str = "{ invocations(first: 5) { totalCount nodes { id } } }";
 
@@ -90,7 +89,7 @@ fn through(url: &str, address: SocketAddr) -> String {
     parsed.to_string()
 }
 
-/// The server, started over a given database like `TestApp::spawn_with` does.
+/// The server, started over a given database (through the proxy) by `helpers::serve`.
 struct Server {
     address: SocketAddr,
     client: reqwest::Client,
@@ -100,19 +99,7 @@ struct Server {
 
 impl Server {
     async fn spawn(db: sea_orm::DatabaseConnection) -> Self {
-        let mut config = ServeConfig::for_bind("127.0.0.1:0".parse().unwrap());
-        config.rollup.rollup_interval_secs = 0;
-        config.retention.prune_interval_secs = 0;
-        let app = Application::with_database(db, config).await.expect("build the application");
-        let address = app.local_addr().expect("bound address");
-        let (shutdown, stopped) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            app.run_until(async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server error");
-        });
+        let (address, shutdown, task) = serve(db, |_| {}).await;
         Self { address, client: reqwest::Client::new(), shutdown: Some(shutdown), task }
     }
 
