@@ -7,6 +7,9 @@ use runlens::seed::Tree;
 use serde_json::json;
 use uuid::Uuid;
 
+/// The README's dashboard query, as `bench/dashboard.sh` runs it (ten invocations a page).
+pub const DASHBOARD: &str = include_str!("../../bench/dashboard.graphql");
+
 /// `minutes` after a fixed instant, so expected timestamps are exact.
 pub fn at(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)

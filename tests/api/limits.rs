@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait}
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::fixtures::at;
+use crate::fixtures::{DASHBOARD, at};
 use crate::helpers::{RowCount, TestApp};
 
 /// The status, the SQL statement count from `Server-Timing`, and the body of a POST.
@@ -68,14 +68,6 @@ async fn depth_over_the_limit() {
     let app = TestApp::spawn().await;
     assert_runs(&app, DEEP).await;
 }
-
-/// The dashboard query of the README.
-const DASHBOARD: &str = "{ invocations(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) {
-    totalCount
-    nodes { id sourceFunction status createdAt totalDurationMs
-      eventExecutions { eventName detected status
-        jobExecutions { jobName status durationMs errorMessage
-          logs(limit: 5) { level message createdAt } } } } } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complexity_over_the_limit_but_the_dashboard_query_passes() {

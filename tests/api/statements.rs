@@ -3,24 +3,24 @@
 use runlens::seed::{self, SeedPlan};
 use serde_json::json;
 
-use crate::fixtures::at;
+use crate::fixtures::{DASHBOARD, at};
 use crate::helpers::TestApp;
 
-const DASHBOARD: &str = "query($first: Int) {
-  invocations(first: $first, orderBy: {field: CREATED_AT, direction: DESC}) {
-    totalCount
-    nodes { id sourceFunction status createdAt totalDurationMs
-      eventExecutions { eventName detected status
-        jobExecutions { jobName status durationMs errorMessage
-          logs(limit: 5) { level message createdAt } } } } } }";
+/// The dashboard query with its page size as a variable.
+fn dashboard() -> String {
+    let paged = DASHBOARD.replacen("first: 10", "first: $first", 1);
+    assert_ne!(paged, DASHBOARD, "the dashboard query names its page size");
+    format!("query($first: Int) {paged}")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_query_runs_one_statement_per_level() {
     let app = TestApp::spawn().await;
     seed::run(&app.db, &SeedPlan { invocations: 300, days: 2, random_seed: 7, now: at(0) }).await.unwrap();
 
+    let dashboard = dashboard();
     for first in [10, 50, 100] {
-        let data = app.data(DASHBOARD, json!({ "first": first })).await;
+        let data = app.data(&dashboard, json!({ "first": first })).await;
         let nodes = data["invocations"]["nodes"].as_array().unwrap();
         assert_eq!(nodes.len(), first);
         let jobs: Vec<_> = nodes
@@ -32,7 +32,7 @@ async fn dashboard_query_runs_one_statement_per_level() {
         assert!(jobs.len() > first && logs > first, "the data must reach every level");
 
         // Levels: invocations, event executions, job executions, job logs; +1 for totalCount.
-        let statements = app.statements(DASHBOARD, json!({ "first": first })).await;
+        let statements = app.statements(&dashboard, json!({ "first": first })).await;
         assert!(statements <= 4 + 1, "{statements} statements for {first} invocations");
     }
 }
