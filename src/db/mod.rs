@@ -6,6 +6,7 @@
 
 pub mod page;
 pub mod related;
+pub mod request;
 pub mod rows;
 pub mod stats;
 pub mod write;

@@ -32,6 +32,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::filter::{EventExecutionFilter, JobExecutionFilter, JobLogFilter, ToCondition};
+use crate::db::request::RequestDb;
 use crate::db::{self, Keyed};
 
 /// Type of the loader every request carries (shared by the operations of a batch request).
@@ -39,7 +40,14 @@ pub type RequestLoader = Arc<DataLoader<DbLoader>>;
 
 /// Answers loader keys from the database.
 pub struct DbLoader {
-    db: DatabaseConnection,
+    db: RequestDb,
+}
+
+impl DbLoader {
+    /// The request's database, for the root fields that read it directly.
+    pub fn db(&self) -> &RequestDb {
+        &self.db
+    }
 }
 
 type Model<E> = <E as EntityTrait>::Model;
@@ -255,7 +263,7 @@ pub struct BatchQueue {
 /// A loader for one request, and the queue its batches wait in.
 pub fn request_loader(db: DatabaseConnection) -> (RequestLoader, BatchQueue) {
     let (sender, batches) = mpsc::unbounded();
-    let loader = DataLoader::new(DbLoader { db }, move |batch: BoxFuture<'static, ()>| {
+    let loader = DataLoader::new(DbLoader { db: RequestDb::request(db) }, move |batch: BoxFuture<'static, ()>| {
         // The receiver lives as long as the request; once it is gone nobody awaits the batch.
         let _ = sender.unbounded_send(batch);
     })
@@ -268,7 +276,7 @@ pub fn request_loader(db: DatabaseConnection) -> (RequestLoader, BatchQueue) {
 
 /// A loader for long-lived contexts (subscriptions), batching by async-graphql's usual delay.
 pub fn spawned_loader(db: DatabaseConnection) -> RequestLoader {
-    Arc::new(DataLoader::new(DbLoader { db }, tokio::spawn))
+    Arc::new(DataLoader::new(DbLoader { db: RequestDb::pooled(db) }, tokio::spawn))
 }
 
 /// Runs `query` to completion, running the loader batches it queues whenever it is idle.

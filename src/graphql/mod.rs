@@ -93,6 +93,12 @@ fn loader<'a>(ctx: &Context<'a>) -> ApiResult<&'a RequestLoader> {
     ctx.data::<RequestLoader>().map_err(|_| ApiError::internal(anyhow::anyhow!("request without a data loader")))
 }
 
+/// The request's database, for reads outside the loader (pages, counts): on PostgreSQL they
+/// share the connection the request's loader reads on (see `db::request`).
+pub(crate) fn request_db<'a>(ctx: &Context<'a>) -> ApiResult<&'a crate::db::request::RequestDb> {
+    Ok(loader(ctx)?.loader().db())
+}
+
 /// Resolves a nested list through the request's loader, checking its `limit` argument.
 pub(crate) async fn load_children<R: Relation>(
     ctx: &Context<'_>,

@@ -12,7 +12,7 @@ use super::pagination::{
     PageArgs,
 };
 use super::types::{Connection, EventExecution, Invocation, JobExecution, JobLog, Node};
-use super::{api, load_by_id, unselected_columns};
+use super::{api, load_by_id, request_db, unselected_columns};
 use crate::db;
 use crate::db::page;
 
@@ -167,7 +167,7 @@ async fn connection<N: Node, F: OrderField<Entity = N::Entity>>(
         selection.field("nodes").field(name).exists() || selection.field("edges").field("node").field(name).exists()
     });
     let want_total = selection.field("totalCount").exists();
-    let page = page::fetch(&api.db, filter.clone(), key, direction, &request, omit, want_total)
+    let page = page::fetch(request_db(ctx)?, filter.clone(), key, direction, &request, omit, want_total)
         .await
         .map_err(crate::error::ApiError::from)?;
     Ok(Fast(Connection::new(page, key, filter)))

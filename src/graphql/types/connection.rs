@@ -10,8 +10,8 @@ use sea_orm::{Condition, EntityTrait};
 use crate::db::Keyed;
 use crate::db::page::{self, Page, SortKey};
 use crate::error::ApiError;
-use crate::graphql::api;
 use crate::graphql::pagination::encode_cursor;
+use crate::graphql::request_db;
 
 /// A GraphQL object that wraps one row of a table.
 pub trait Node: Resolved + Clone + Send + Sync + 'static {
@@ -96,8 +96,7 @@ impl<N: Node> Connection<N> {
         if let Some(total) = self.total_count {
             return Ok(total);
         }
-        let api = api(ctx)?;
-        Ok(page::count::<N::Entity>(&api.db, self.filter.clone()).await.map_err(ApiError::from)?)
+        Ok(page::count::<N::Entity>(request_db(ctx)?, self.filter.clone()).await.map_err(ApiError::from)?)
     }
 }
 
