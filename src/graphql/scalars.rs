@@ -21,7 +21,52 @@ impl ScalarType for DateTime {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        Value::String(rfc3339(&self.0))
+    }
+}
+
+/// `t` as chrono's `to_rfc3339_opts(SecondsFormat::AutoSi, true)` writes it (no fraction, or 3,
+/// 6 or 9 digits of it, and `Z`), without going through `fmt`: responses carry a timestamp on
+/// nearly every row, and chrono's formatter was ~3 % of the server's CPU on the dashboard query.
+fn rfc3339(t: &chrono::DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        // Years chrono writes with a sign, and leap seconds.
+        return t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    }
+    let mut out = String::with_capacity(30);
+    push_digits(&mut out, year as u32, 4);
+    out.push('-');
+    push_digits(&mut out, t.month(), 2);
+    out.push('-');
+    push_digits(&mut out, t.day(), 2);
+    out.push('T');
+    push_digits(&mut out, t.hour(), 2);
+    out.push(':');
+    push_digits(&mut out, t.minute(), 2);
+    out.push(':');
+    push_digits(&mut out, t.second(), 2);
+    let fraction = match nanos {
+        0 => None,
+        n if n % 1_000_000 == 0 => Some((n / 1_000_000, 3)),
+        n if n % 1_000 == 0 => Some((n / 1_000, 6)),
+        n => Some((n, 9)),
+    };
+    if let Some((value, width)) = fraction {
+        out.push('.');
+        push_digits(&mut out, value, width);
+    }
+    out.push('Z');
+    out
+}
+
+/// `value` in decimal, zero-padded to `width` digits (`value` has at most that many).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    let mut divisor = 10u32.pow(width - 1);
+    while divisor > 0 {
+        out.push(char::from(b'0' + (value / divisor % 10) as u8));
+        divisor /= 10;
     }
 }
 
@@ -43,5 +88,44 @@ impl<'de> serde::Deserialize<'de> for DateTime {
         chrono::DateTime::parse_from_rfc3339(&text)
             .map(|t| DateTime(t.with_timezone(&Utc)))
             .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 date-time")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{SecondsFormat, TimeZone, Utc};
+    use rand::Rng;
+
+    #[test]
+    fn rfc3339_writes_what_chrono_writes() {
+        let mut rng = rand::rng();
+        let check = |seconds: i64, nanos: u32| {
+            let t = Utc.timestamp_opt(seconds, nanos).single().expect("valid time");
+            assert_eq!(super::rfc3339(&t), t.to_rfc3339_opts(SecondsFormat::AutoSi, true), "{seconds} s {nanos} ns");
+        };
+        // Every fraction width, the edges of the four-digit years, and signed years beyond them.
+        for (seconds, nanos) in [
+            (0, 0),
+            (0, 1),
+            (1_700_000_000, 120_000_000),
+            (1_700_000_000, 123_456_000),
+            (1_700_000_000, 123_456_789),
+            (1_700_000_000, 1_000),
+            (-62_167_219_200, 0),           // 0000-01-01
+            (253_402_300_799, 999_999_000), // 9999-12-31T23:59:59.999999
+            (253_402_300_800, 0),           // +10000
+            (-62_167_219_201, 0),           // -0001
+        ] {
+            check(seconds, nanos);
+        }
+        for _ in 0..10_000 {
+            let nanos = match rng.random_range(0..4) {
+                0 => 0,
+                1 => rng.random_range(0..1_000) * 1_000_000,
+                2 => rng.random_range(0..1_000_000) * 1_000,
+                _ => rng.random_range(0..1_000_000_000),
+            };
+            check(rng.random_range(-62_167_219_200..253_402_300_800), nanos);
+        }
     }
 }
