@@ -52,7 +52,11 @@ impl<T: Resolved> OutputType for Fast<T> {
         collect(&self.0, ctx, ctx.item, &mut values, &mut deferred)?;
         for result in join_all(deferred).await {
             match result {
-                Ok((name, value)) => insert(&mut values, name, value),
+                Ok((index, value)) => {
+                    if let Some((_, target)) = values.get_index_mut(index) {
+                        merge(target, value);
+                    }
+                }
                 Err(err) => ctx.add_error(err),
             }
         }
@@ -60,7 +64,8 @@ impl<T: Resolved> OutputType for Fast<T> {
     }
 }
 
-type Deferred<'a> = BoxFuture<'a, ServerResult<(Name, Value)>>;
+/// A field resolved later, and the index of its place in the object.
+type Deferred<'a> = BoxFuture<'a, ServerResult<(usize, Value)>>;
 
 /// Resolves the plain fields of `selection` into `values` and queues the others in `deferred`,
 /// following fragments that apply to `T`.
@@ -92,12 +97,15 @@ fn collect<'a, T: Resolved>(
                     }
                     continue;
                 }
-                // Hold the field's place so the response keeps the selection's order.
-                values.entry(key.clone()).or_insert(Value::Null);
+                // Hold the field's place so the response keeps the selection's order (the value
+                // goes there by index: the key is hashed once).
+                let entry = values.entry(key);
+                let index = entry.index();
+                entry.or_insert(Value::Null);
                 let ctx = ctx.clone();
                 deferred.push(Box::pin(async move {
                     let ctx_field = ctx.with_field(field);
-                    Ok((key, root.resolve_field(&ctx_field).await?.unwrap_or_default()))
+                    Ok((index, root.resolve_field(&ctx_field).await?.unwrap_or_default()))
                 }));
             }
             Selection::FragmentSpread(spread) => {
