@@ -9,8 +9,9 @@
 //! sixth of the server's CPU per request; `bench/dashboard.sh`.)
 //!
 //! Statements of one request that run at the same time (two root fields, two relations of one
-//! level) do not wait for each other: while the held connection is busy, a statement takes its
-//! own from the pool, as it would without holding.
+//! level) do not wait for each other while the pool has connections to spare: a statement that
+//! finds the held connection busy takes a spare one. When there is none it waits for the held
+//! connection instead, so no request holds one connection while waiting for another.
 //!
 //! Only PostgreSQL reads are held. SQLite is embedded (no round trip to save) and writes go
 //! through the pool as before.
@@ -24,7 +25,7 @@ use sea_orm::{
     Statement,
 };
 use sea_query_sqlx::SqlxValues;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
 use super::stats;
 
@@ -59,25 +60,38 @@ impl RequestDb {
         let query = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values));
         let started = Instant::now();
         let rows = match held.try_lock() {
-            Ok(mut slot) => {
-                let connection = match slot.as_mut() {
-                    Some(connection) => connection,
-                    None => slot.insert(pool.acquire().await.map_err(acquire_error)?),
-                };
-                let rows = query.fetch_all(&mut **connection).await;
-                if rows.is_err() {
-                    // Whatever went wrong, the next statement starts from a fresh connection.
-                    *slot = None;
-                }
-                rows
-            }
-            // Another statement of this request is running on the held connection.
-            Err(_) => query.fetch_all(pool).await,
+            Ok(slot) => on_held(slot, pool, query).await?,
+            // Another statement of this request is running on the held connection: run beside it
+            // on a spare connection, or, when the pool has none to spare, wait for the held one
+            // (a request never waits for a second connection while it holds one, so requests
+            // cannot starve each other of connections).
+            Err(_) => match pool.try_acquire() {
+                Some(mut connection) => query.fetch_all(&mut *connection).await,
+                None => on_held(held.lock().await, pool, query).await?,
+            },
         };
         stats::record(started.elapsed());
         let rows = rows.map_err(|err| DbErr::Query(RuntimeErr::SqlxError(err.into())))?;
         Ok(rows.into_iter().map(QueryResult::from).collect())
     }
+}
+
+/// Runs `query` on the request's held connection, taking one from the pool first if it holds none.
+async fn on_held<'q>(
+    mut slot: MutexGuard<'_, Option<PoolConnection<Postgres>>>,
+    pool: &sqlx::PgPool,
+    query: sqlx::query::Query<'q, Postgres, SqlxValues>,
+) -> Result<Result<Vec<sqlx::postgres::PgRow>, sqlx::Error>, DbErr> {
+    let connection = match slot.as_mut() {
+        Some(connection) => connection,
+        None => slot.insert(pool.acquire().await.map_err(acquire_error)?),
+    };
+    let rows = query.fetch_all(&mut **connection).await;
+    if rows.is_err() {
+        // Whatever went wrong, the next statement starts from a fresh connection.
+        *slot = None;
+    }
+    Ok(rows)
 }
 
 /// The error SeaORM gives for a failed acquire, so callers see the same `DbErr` either way.
