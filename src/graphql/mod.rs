@@ -125,16 +125,20 @@ where
 /// (field names are the columns' names in camelCase).
 pub(crate) fn unselected_columns<E: Keyed>(selected: impl Fn(&str) -> bool) -> u8 {
     let mut omit = 0;
+    // Runs once per parent of a nested list: one buffer for all the names.
+    let mut name = String::new();
     for (i, column) in E::large_columns().iter().enumerate() {
-        if !selected(&camel_case(column.as_str())) {
+        camel_case(column.as_str(), &mut name);
+        if !selected(&name) {
             omit |= 1 << i;
         }
     }
     omit
 }
 
-fn camel_case(snake: &str) -> String {
-    let mut out = String::with_capacity(snake.len());
+/// Writes `snake` in camelCase into `out`, replacing what it held.
+fn camel_case(snake: &str, out: &mut String) {
+    out.clear();
     let mut upper = false;
     for ch in snake.chars() {
         if ch == '_' {
@@ -146,7 +150,6 @@ fn camel_case(snake: &str) -> String {
             out.push(ch);
         }
     }
-    out
 }
 
 /// Loads a row by id through the request's loader; null when absent.
