@@ -3,12 +3,15 @@
 # (~3.4 M rows), driven by wrk at concurrency 1 and 16 for 15 s each. Prints req/s, p50, p99,
 # the server's peak RSS under load, and CPU time per request of the server and of PostgreSQL.
 #
-#   bench/dashboard.sh            # PostgreSQL over TCP at 127.0.0.1:5432
-#   BENCH_PG=postgres://postgres@localhost BENCH_SOCKET=/var/run/postgresql bench/dashboard.sh
-#                                 # the server talks to PostgreSQL over its Unix socket
+# The server is measured twice: talking to PostgreSQL over TCP, and, when PostgreSQL runs on
+# this machine, over its Unix socket (how a server sharing a host with PostgreSQL is best set
+# up: no TCP/IP stack between them).
 #
-# Environment: BENCH_PG (server URL without database), BENCH_DB (database, runlens_bench),
-# BENCH_INVOCATIONS (100000), BENCH_SECONDS (15), BENCH_SOCKET (optional socket directory).
+#   bench/dashboard.sh
+#
+# Environment: BENCH_PG (server URL without database, postgres://postgres@127.0.0.1:5432),
+# BENCH_DB (database, runlens_bench), BENCH_INVOCATIONS (100000), BENCH_SECONDS (15),
+# BENCH_SOCKET (PostgreSQL's socket directory, /var/run/postgresql).
 source "$(dirname "$0")/lib.sh"
 need wrk wrk
 need psql postgresql-client
@@ -19,20 +22,10 @@ ADDR=127.0.0.1:8765
 
 build_release
 ensure_seeded "$INVOCATIONS"
-SERVER_URL=$BENCH_URL
-if [ -n "${BENCH_SOCKET:-}" ]; then
-    SERVER_URL="$BENCH_PG/$BENCH_DB?host=$BENCH_SOCKET"
-fi
-start_server "$ADDR" "$SERVER_URL"
 
 export BODY
 BODY=$(mktemp)
 python3 -c 'import json,sys; print(json.dumps({"query": open(sys.argv[1]).read()}))' "$ROOT/bench/dashboard.graphql" > "$BODY"
-curl -sf -X POST -H 'content-type: application/json' --data @"$BODY" "http://$ADDR/graphql" \
-    | python3 -c 'import json,sys; d=json.load(sys.stdin); assert "errors" not in d, d; print("response ok:", len(d["data"]["invocations"]["nodes"]), "invocations")' >&2
-
-# Warm caches and connections, then measure.
-wrk -t2 -c16 -d3s -s "$ROOT/bench/post.lua" "http://$ADDR/graphql" >/dev/null
 
 run() {
     local connections=$1 threads=$2 out
@@ -57,9 +50,34 @@ run() {
     rm -f "$RSS_STOP" "$RSS_STOP.peak"
 }
 
+# Starts the server on the database URL $1, checks its answer and warms caches and connections.
+start() {
+    start_server "$ADDR" "$1"
+    curl -sf -X POST -H 'content-type: application/json' --data @"$BODY" "http://$ADDR/graphql" \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); assert "errors" not in d, d' >&2
+    wrk -t2 -c16 -d3s -s "$ROOT/bench/post.lua" "http://$ADDR/graphql" >/dev/null
+}
+
+stop() {
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+SOCKET=${BENCH_SOCKET:-/var/run/postgresql}
+PORT=$(echo "$BENCH_PG" | sed -n 's/.*:\([0-9][0-9]*\)$/\1/p')
 echo
 echo "dashboard query, $INVOCATIONS invocations, ${SECONDS_EACH}s per run, $(nproc) cores"
 printf "%-14s %10s %10s %10s %14s %12s %12s\n" "" "req/s" "p50" "p99" "peak RSS" "server CPU" "pg CPU"
+echo "server to PostgreSQL over TCP"
+start "$BENCH_URL"
 run 1 1
 run 16 2
+stop
+if [ -S "$SOCKET/.s.PGSQL.${PORT:-5432}" ]; then
+    echo "server to PostgreSQL over its Unix socket"
+    start "$BENCH_URL&host=$SOCKET"
+    run 1 1
+    run 16 2
+    stop
+fi
 rm -f "$BODY"
