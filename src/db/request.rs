@@ -54,11 +54,12 @@ impl RequestDb {
     async fn fetch_all(
         &self,
         held: &Mutex<Option<PoolConnection<Postgres>>>,
-        stmt: &Statement,
+        stmt: Statement,
     ) -> Result<Vec<QueryResult>, DbErr> {
         let pool = self.db.get_postgres_connection_pool();
-        let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
-        let query = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values));
+        let Statement { sql, values, .. } = stmt;
+        let values = values.unwrap_or(sea_orm::Values(Vec::new()));
+        let query = sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), SqlxValues(values));
         let started = Instant::now();
         let rows = match held.try_lock() {
             Ok(slot) => on_held(slot, pool, query).await?,
@@ -120,14 +121,14 @@ impl ConnectionTrait for RequestDb {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.held {
-            Some(held) => Ok(self.fetch_all(held, &stmt).await?.into_iter().next()),
+            Some(held) => Ok(self.fetch_all(held, stmt).await?.into_iter().next()),
             None => self.db.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.held {
-            Some(held) => self.fetch_all(held, &stmt).await,
+            Some(held) => self.fetch_all(held, stmt).await,
             None => self.db.query_all_raw(stmt).await,
         }
     }
