@@ -6,7 +6,8 @@
 //! the large columns nobody selected), and that was about a third of the server's CPU per
 //! request. The entity models implement sqlx's `FromRow` instead (the `model!` macro in the
 //! entity crate): NULL checked first, columns read by position, no per-column type lookup.
-//! Statements are still built and run by SeaORM; only the rows it returns are decoded here.
+//! Statements are still built by SeaORM and run through a `ConnectionTrait` (SeaORM's pool, or
+//! a request's held connection, see `db::request`); only the rows are decoded here.
 
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement};
 use sqlx::postgres::PgRow;

@@ -265,7 +265,6 @@ impl Ingestor {
         Ok((results, commit))
     }
 
-    /// Rejects JSON documents and texts over the configured size.
     /// Checks what the database would refuse, or what would be too large to keep, before
     /// anything is written: names at most [`MAX_NAME_BYTES`], texts and JSON documents at most
     /// `max_field_bytes`, and no NUL characters anywhere (PostgreSQL cannot store them in text
