@@ -491,6 +491,20 @@ pub struct JobLogFilter {
     pub not: Option<Box<JobLogFilter>>,
 }
 
+impl JobLogFilter {
+    /// `filter` narrowed to lines of `level` (the `level` argument of `JobExecution.logs`).
+    pub fn with_level(level: Option<LogLevel>, filter: Option<Self>) -> Option<Self> {
+        match level {
+            None => filter,
+            Some(level) => Some(Self {
+                level: Some(LogLevelFilter { eq: Some(level), ..Default::default() }),
+                and: filter.map(|f| vec![f]),
+                ..Default::default()
+            }),
+        }
+    }
+}
+
 impl ToCondition for JobLogFilter {
     fn weight(&self) -> usize {
         weight_of(&self.and, &self.or, &self.not)

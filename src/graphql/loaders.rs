@@ -23,6 +23,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context as GraphQLContext, InputType, ServerResult};
 use entity::{event_executions, invocations, job_executions, job_logs};
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
@@ -100,10 +101,15 @@ where
 /// A parent → children relation served as a nested list.
 pub trait Relation: Send + Sync + 'static {
     type Child: Keyed;
-    type Filter: ToCondition + Clone + Eq + Hash + Send + Sync + 'static;
+    type Filter: InputType + ToCondition + Clone + Eq + Hash + Send + Sync + 'static;
     /// The child's foreign key to the parent.
     fn parent_column() -> <Self::Child as EntityTrait>::Column;
     fn parent_of(child: &Model<Self::Child>) -> Uuid;
+
+    /// The list field's `filter` and `limit` arguments (the field of `ctx`).
+    fn arguments(ctx: &GraphQLContext<'_>) -> ServerResult<(Option<Self::Filter>, Option<i32>)> {
+        Ok((ctx.param_value("filter", None)?.1, ctx.param_value("limit", None)?.1))
+    }
 }
 
 /// Arguments of a nested list, shared by all its parents' keys.
@@ -246,6 +252,13 @@ impl Relation for LogsOfJob {
     }
     fn parent_of(child: &job_logs::Model) -> Uuid {
         child.job_execution_id
+    }
+
+    /// `logs` also takes `level`, a shorthand for a filter on the level.
+    fn arguments(ctx: &GraphQLContext<'_>) -> ServerResult<(Option<JobLogFilter>, Option<i32>)> {
+        let level = ctx.param_value("level", None)?.1;
+        let filter = ctx.param_value("filter", None)?.1;
+        Ok((JobLogFilter::with_level(level, filter), ctx.param_value("limit", None)?.1))
     }
 }
 

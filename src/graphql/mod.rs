@@ -109,6 +109,17 @@ pub(crate) async fn load_children<R: Relation>(
 where
     <R::Child as EntityTrait>::Model: Send + Sync,
 {
+    let key = ChildrenOf::<R> { parent, args: list_args::<R>(ctx, filter, limit)? };
+    Ok(loader(ctx)?.load_one(key).await?.unwrap_or_default())
+}
+
+/// The loader arguments of a nested list (the field of `ctx`): its filter, its `limit` checked
+/// against the server's maximum, and the large columns its selection leaves out.
+pub(crate) fn list_args<R: Relation>(
+    ctx: &Context<'_>,
+    filter: Option<R::Filter>,
+    limit: Option<i32>,
+) -> ApiResult<Arc<ListArgs<R::Filter>>> {
     let max = api(ctx)?.config.max_list_size;
     filter::check_weight(filter.as_ref())?;
     let limit = match limit {
@@ -117,15 +128,14 @@ where
         Some(n) => return Err(ApiError::bad_field("limit", format!("`limit` must be between 0 and {max}, got {n}"))),
     };
     let omit = unselected_columns::<R::Child>(|name| ctx.look_ahead().field(name).exists());
-    let key = ChildrenOf::<R> { parent, args: Arc::new(ListArgs { filter, limit: u64::from(limit), omit }) };
-    Ok(loader(ctx)?.load_one(key).await?.unwrap_or_default())
+    Ok(Arc::new(ListArgs { filter, limit: u64::from(limit), omit }))
 }
 
 /// The `db::select` mask of `E`'s large columns whose field `selected` says is not asked for
 /// (field names are the columns' names in camelCase).
 pub(crate) fn unselected_columns<E: Keyed>(selected: impl Fn(&str) -> bool) -> u8 {
     let mut omit = 0;
-    // Runs once per parent of a nested list: one buffer for all the names.
+    // One buffer for all the names.
     let mut name = String::new();
     for (i, column) in E::large_columns().iter().enumerate() {
         camel_case(column.as_str(), &mut name);

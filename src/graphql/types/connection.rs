@@ -1,10 +1,12 @@
 //! Relay connections: a page of nodes with cursors, page info and a lazily counted total.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use async_graphql::{Context, Object, SimpleObject, TypeName};
+use async_graphql::{Context, Object, ServerResult, SimpleObject, TypeName, Value};
+use futures::future::BoxFuture;
 
-use crate::graphql::fast::{Fast, Resolved};
+use crate::graphql::fast::{Fast, Resolved, Rows, resolve_rows};
 use sea_orm::{Condition, EntityTrait};
 
 use crate::db::Keyed;
@@ -16,13 +18,13 @@ use crate::graphql::request_db;
 /// A GraphQL object that wraps one row of a table.
 pub trait Node: Resolved + Clone + Send + Sync + 'static {
     type Entity: Keyed;
-    fn from_model(model: <Self::Entity as EntityTrait>::Model) -> Self;
+    fn from_shared(model: Arc<<Self::Entity as EntityTrait>::Model>) -> Self;
     fn model(&self) -> &<Self::Entity as EntityTrait>::Model;
 }
 
 /// One page of a list, in the requested order.
 pub struct Connection<N: Node> {
-    nodes: Vec<Fast<N>>,
+    nodes: Rows<N>,
     page_info: PageInfo,
     key: SortKey<N::Entity>,
     /// The filter without the cursors, for `totalCount`.
@@ -41,7 +43,7 @@ impl<N: Node> Connection<N> {
             end_cursor: page.rows.last().map(cursor),
         };
         Self {
-            nodes: page.rows.into_iter().map(|row| Fast(N::from_model(row))).collect(),
+            nodes: Rows(page.rows.into_iter().map(|row| N::from_shared(Arc::new(row))).collect()),
             page_info,
             key,
             filter,
@@ -57,6 +59,19 @@ impl<N: Node> Resolved for Connection<N> {
 
 impl<N: Node> Resolved for Edge<N> {
     const ASYNC_FIELDS: &'static [&'static str] = &["node"];
+
+    /// The nodes of all edges of a page are resolved together, as one level.
+    fn batch<'b>(rows: &'b [&'b Self], ctxs: &'b [Context<'b>]) -> Option<BoxFuture<'b, Vec<ServerResult<Value>>>> {
+        if ctxs.first()?.item.node.name.node != "node" {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let nodes: Vec<&N> = rows.iter().map(|edge| &edge.node.0).collect();
+            let node_ctxs: Vec<_> =
+                ctxs.iter().map(|ctx| ctx.with_selection_set(&ctx.item.node.selection_set)).collect();
+            resolve_rows(&nodes, &node_ctxs).await.into_iter().map(Ok).collect()
+        }))
+    }
 }
 
 impl Resolved for PageInfo {
@@ -73,15 +88,18 @@ impl<N: Node> TypeName for Connection<N> {
 #[Object(name_type)]
 impl<N: Node> Connection<N> {
     /// The page's rows, each with the cursor of its position.
-    async fn edges(&self) -> Vec<Fast<Edge<N>>> {
-        self.nodes
-            .iter()
-            .map(|node| Fast(Edge { cursor: encode_cursor(self.key, node.0.model()), node: node.clone() }))
-            .collect()
+    async fn edges(&self) -> Rows<Edge<N>> {
+        Rows(
+            self.nodes
+                .0
+                .iter()
+                .map(|node| Edge { cursor: encode_cursor(self.key, node.model()), node: Fast(node.clone()) })
+                .collect(),
+        )
     }
 
     /// The page's rows, for clients that need no per-row cursor.
-    async fn nodes(&self) -> &[Fast<N>] {
+    async fn nodes(&self) -> &Rows<N> {
         &self.nodes
     }
 

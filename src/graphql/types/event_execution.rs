@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::enums::EventExecutionStatus;
 use super::{Invocation, JobExecution, node};
-use crate::graphql::fast::Fast;
+use crate::graphql::fast::{Fast, Rows};
 use crate::graphql::filter::JobExecutionFilter;
 use crate::graphql::loaders::{InvocationKey, JobsOfEvent};
 use crate::graphql::scalars::DateTime;
@@ -17,7 +17,7 @@ use crate::graphql::{load_children, load_parent};
 #[derive(Clone)]
 pub struct EventExecution(pub Arc<event_executions::Model>);
 
-node!(EventExecution, event_executions, async_fields: ["invocation", "jobExecutions"]);
+node!(EventExecution, event_executions, async_fields: ["invocation", "jobExecutions"], batched: {"jobExecutions" => JobsOfEvent as JobExecution});
 
 /// The check of one event module during an invocation: whether its detector detected the
 /// event and, if so, how its handler and jobs went.
@@ -106,8 +106,8 @@ impl EventExecution {
         #[graphql(desc = "Only job executions matching this filter.")] filter: Option<JobExecutionFilter>,
         #[graphql(desc = "At most this many (default and maximum: the server's list limit, 1000 unless configured).")]
         limit: Option<i32>,
-    ) -> Result<Vec<Fast<JobExecution>>> {
+    ) -> Result<Rows<JobExecution>> {
         let rows = load_children::<JobsOfEvent>(ctx, self.0.id, filter, limit).await?;
-        Ok(rows.into_iter().map(|row| Fast(JobExecution(row))).collect())
+        Ok(Rows(rows.into_iter().map(JobExecution).collect()))
     }
 }

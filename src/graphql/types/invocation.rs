@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::enums::{EventExecutionStatus, InvocationStatus, JobExecutionStatus};
 use super::timeline::{TimelineEntry, TimelineKind};
 use super::{EventExecution, JobExecution, node};
-use crate::graphql::fast::Fast;
+use crate::graphql::fast::Rows;
 use crate::graphql::filter::{EventExecutionFilter, JobExecutionFilter};
 use crate::graphql::load_children;
 use crate::graphql::loaders::{EventsOfInvocation, JobsOfInvocation};
@@ -18,7 +18,7 @@ use crate::graphql::scalars::DateTime;
 #[derive(Clone)]
 pub struct Invocation(pub Arc<invocations::Model>);
 
-node!(Invocation, invocations, async_fields: ["eventExecutions", "jobExecutions", "timeline"]);
+node!(Invocation, invocations, async_fields: ["eventExecutions", "jobExecutions", "timeline"], batched: {"eventExecutions" => EventsOfInvocation as EventExecution, "jobExecutions" => JobsOfInvocation as JobExecution});
 
 /// One call of a detector function (`listenTo()`): the source event it received, the event
 /// modules it checked and the jobs it ran.
@@ -127,9 +127,9 @@ impl Invocation {
         #[graphql(desc = "Only event executions matching this filter.")] filter: Option<EventExecutionFilter>,
         #[graphql(desc = "At most this many (default and maximum: the server's list limit, 1000 unless configured).")]
         limit: Option<i32>,
-    ) -> Result<Vec<Fast<EventExecution>>> {
+    ) -> Result<Rows<EventExecution>> {
         let rows = load_children::<EventsOfInvocation>(ctx, self.0.id, filter, limit).await?;
-        Ok(rows.into_iter().map(|row| Fast(EventExecution(row))).collect())
+        Ok(Rows(rows.into_iter().map(EventExecution).collect()))
     }
 
     /// Every job run by this invocation, across its events, in the order they started.
@@ -140,9 +140,9 @@ impl Invocation {
         #[graphql(desc = "Only job executions matching this filter.")] filter: Option<JobExecutionFilter>,
         #[graphql(desc = "At most this many (default and maximum: the server's list limit, 1000 unless configured).")]
         limit: Option<i32>,
-    ) -> Result<Vec<Fast<JobExecution>>> {
+    ) -> Result<Rows<JobExecution>> {
         let rows = load_children::<JobsOfInvocation>(ctx, self.0.id, filter, limit).await?;
-        Ok(rows.into_iter().map(|row| Fast(JobExecution(row))).collect())
+        Ok(Rows(rows.into_iter().map(JobExecution).collect()))
     }
 
     /// The invocation, its event checks and its jobs in start order, with each one's offset

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::enums::{JobExecutionStatus, LogLevel};
 use super::{EventExecution, Invocation, JobLog, node};
-use crate::graphql::fast::Fast;
-use crate::graphql::filter::{JobLogFilter, LogLevelFilter};
+use crate::graphql::fast::{Fast, Rows};
+use crate::graphql::filter::JobLogFilter;
 use crate::graphql::loaders::{EventExecutionKey, InvocationKey, LogsOfJob};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::{load_children, load_parent};
@@ -17,7 +17,7 @@ use crate::graphql::{load_children, load_parent};
 #[derive(Clone)]
 pub struct JobExecution(pub Arc<job_executions::Model>);
 
-node!(JobExecution, job_executions, async_fields: ["invocation", "eventExecution", "logs"]);
+node!(JobExecution, job_executions, async_fields: ["invocation", "eventExecution", "logs"], batched: {"logs" => LogsOfJob as JobLog});
 
 /// One async job run by the handler of a detected event, with its result or error.
 #[Object]
@@ -118,16 +118,9 @@ impl JobExecution {
         #[graphql(desc = "Only lines matching this filter.")] filter: Option<JobLogFilter>,
         #[graphql(desc = "At most this many (default and maximum: the server's list limit, 1000 unless configured).")]
         limit: Option<i32>,
-    ) -> Result<Vec<Fast<JobLog>>> {
-        let filter = match (level, filter) {
-            (None, filter) => filter,
-            (Some(level), filter) => Some(JobLogFilter {
-                level: Some(LogLevelFilter { eq: Some(level), ..Default::default() }),
-                and: filter.map(|f| vec![f]),
-                ..Default::default()
-            }),
-        };
+    ) -> Result<Rows<JobLog>> {
+        let filter = JobLogFilter::with_level(level, filter);
         let rows = load_children::<LogsOfJob>(ctx, self.0.id, filter, limit).await?;
-        Ok(rows.into_iter().map(|row| Fast(JobLog(row))).collect())
+        Ok(Rows(rows.into_iter().map(JobLog).collect()))
     }
 }

@@ -16,7 +16,7 @@ use crate::graphql::scalars::DateTime;
 #[derive(Clone)]
 pub struct JobLog(pub Arc<job_logs::Model>);
 
-node!(JobLog, job_logs, async_fields: ["jobExecution"]);
+node!(JobLog, job_logs, async_fields: ["jobExecution"], batched: {});
 
 /// One line of console output (`console.log`, `console.error`, …) captured from a job.
 #[Object]
