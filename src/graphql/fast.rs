@@ -133,8 +133,10 @@ pub async fn resolve_rows<T: Resolved>(rows: &[&T], ctxs: &[ContextSelectionSet<
     let mut selected = Vec::new();
     plan::<T>(first, first.item, &mut keys, &mut selected);
 
-    let mut objects: Vec<IndexMap<Name, Value>> =
-        rows.iter().map(|_| keys.iter().map(|&key| (key.clone(), Value::Null)).collect()).collect();
+    // Every row's object starts as a copy of one with the keys in place: copying a map does
+    // not hash its keys again.
+    let template: IndexMap<Name, Value> = keys.iter().map(|&key| (key.clone(), Value::Null)).collect();
+    let mut objects = vec![template; rows.len()];
 
     // Contexts of the fields that are not plain, for every row; the futures borrow them.
     let asynchronous: Vec<&Selected> = selected.iter().filter(|s| s.kind == Kind::Async).collect();
@@ -320,8 +322,10 @@ fn resolve_now<T: Resolved>(
 /// Puts a field's value in its slot, merged with what an earlier selection of the same response
 /// key put there.
 fn put(object: &mut IndexMap<Name, Value>, slot: usize, value: Value) {
-    if let Some((_, target)) = object.get_index_mut(slot) {
-        merge(target, value);
+    match object.get_index_mut(slot) {
+        Some((_, target @ Value::Null)) => *target = value,
+        Some((_, target)) => merge(target, value),
+        None => {}
     }
 }
 
