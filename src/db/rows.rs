@@ -32,5 +32,11 @@ pub fn decode<M: Decoded>(row: &QueryResult) -> Result<M, DbErr> {
 
 /// Runs `statement` and decodes every row it returns.
 pub async fn all<M: Decoded>(db: &impl ConnectionTrait, statement: Statement) -> Result<Vec<M>, DbErr> {
-    db.query_all_raw(statement).await?.iter().map(decode).collect()
+    let rows = db.query_all_raw(statement).await?;
+    // Sized up front: collecting `Result`s would grow the vector by doubling, copying the rows.
+    let mut models = Vec::with_capacity(rows.len());
+    for row in &rows {
+        models.push(decode(row)?);
+    }
+    Ok(models)
 }
