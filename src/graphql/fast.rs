@@ -21,12 +21,13 @@
 //! Error paths, nulls and the order of fields are those async-graphql would give.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use async_graphql::dataloader::Loader;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::indexmap::map::Entry;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
@@ -37,7 +38,7 @@ use async_graphql::{
 use futures::future::{BoxFuture, join_all};
 use uuid::Uuid;
 
-use super::loaders::{ChildrenOf, Relation};
+use super::loaders::{Relation, children_of};
 use super::types::Node;
 use super::{list_args, loader};
 use crate::error::ApiError;
@@ -266,26 +267,33 @@ where
             Ok(args) => args,
             Err(err) => return everyone(err),
         };
-        // Every key of the level is here: the loader's batch runs at once, without the data
+        // Every parent of the level is here: its statement runs at once, without the data
         // loader's bookkeeping per key.
-        let found = match loader(first) {
-            Ok(loader) => {
-                let keys: Vec<_> =
-                    parents.iter().map(|&parent| ChildrenOf::<R> { parent, args: Arc::clone(&args) }).collect();
-                Loader::load(loader.loader(), &keys).await.map_err(ApiError::from)
-            }
+        let rows = match loader(first) {
+            Ok(loader) => children_of::<R>(loader.loader().db(), &parents, &args).await.map_err(ApiError::from),
             Err(err) => Err(err),
         };
-        let found = match found {
-            Ok(found) => found,
+        let rows = match rows {
+            Ok(rows) => rows,
             Err(err) => return everyone(async_graphql::Error::from(err).into_server_error(first.item.pos)),
         };
+        // Rows come grouped by parent: find each parent's run (sorting them first should a
+        // parent's rows ever come apart), then lay them out in the order of `parents`.
+        let mut rows = rows;
+        let runs = match runs::<R>(&rows) {
+            Some(runs) => runs,
+            None => {
+                rows.sort_by_key(R::parent_of);
+                runs::<R>(&rows).unwrap_or_default()
+            }
+        };
+        let rows: Vec<N> = rows.into_iter().map(|row| N::from_shared(Arc::new(row))).collect();
         let mut counts = Vec::with_capacity(parents.len());
-        let mut children = Vec::new();
-        for &parent in &parents {
-            let rows = found.get(&ChildrenOf::<R> { parent, args: Arc::clone(&args) });
-            counts.push(rows.map_or(0, Vec::len));
-            children.extend(rows.into_iter().flatten().map(|row| N::from_shared(Arc::clone(row))));
+        let mut children = Vec::with_capacity(rows.len());
+        for parent in &parents {
+            let run = runs.get(parent).cloned().unwrap_or_default();
+            counts.push(run.len());
+            children.extend(rows[run].iter());
         }
         let list_ctxs: Vec<ContextSelectionSet<'_>> =
             ctxs.iter().map(|ctx| ctx.with_selection_set(&ctx.item.node.selection_set)).collect();
@@ -293,10 +301,24 @@ where
         for (list_ctx, &count) in list_ctxs.iter().zip(&counts) {
             child_ctxs.extend((0..count).map(|i| list_ctx.with_index(i)));
         }
-        let rows: Vec<&N> = children.iter().collect();
-        let mut values = resolve_rows(&rows, &child_ctxs).await.into_iter();
+        let mut values = resolve_rows(&children, &child_ctxs).await.into_iter();
         counts.iter().map(|&count| Ok(Value::List(values.by_ref().take(count).collect()))).collect()
     })
+}
+
+/// Where each parent's rows are in `rows`, if each parent's rows are contiguous.
+fn runs<R: Relation>(rows: &[<R::Child as sea_orm::EntityTrait>::Model]) -> Option<HashMap<Uuid, Range<usize>>> {
+    let mut runs = HashMap::new();
+    let mut start = 0;
+    for end in 1..=rows.len() {
+        if end == rows.len() || R::parent_of(&rows[end]) != R::parent_of(&rows[start]) {
+            if runs.insert(R::parent_of(&rows[start]), start..end).is_some() {
+                return None;
+            }
+            start = end;
+        }
+    }
+    Some(runs)
 }
 
 /// Polls a plain field's resolver once. Getters are ready at once; `None` means this one was

@@ -167,28 +167,9 @@ where
                 None => groups.push((key.args.clone(), vec![key.parent])),
             }
         }
-        let backend = db::backend(&self.db);
         let mut found = HashMap::with_capacity(keys.len());
         for (args, parents) in groups {
-            let filter = args.filter.as_ref().map_or_else(Condition::all, |f| f.condition(backend));
-            // One span per level of the tree: each level is one batch, whatever the parents.
-            let span = tracing::debug_span!(
-                "load_children",
-                table = R::Child::default().table_name(),
-                parents = parents.len(),
-                limit = args.limit
-            );
-            let rows = db::related::children::<R::Child>(
-                &self.db,
-                R::parent_column(),
-                &parents,
-                filter,
-                args.limit,
-                args.omit,
-            )
-            .instrument(span)
-            .await?;
-            for row in rows {
+            for row in children_of::<R>(&self.db, &parents, &args).await? {
                 found
                     .entry(ChildrenOf { parent: R::parent_of(&row), args: args.clone() })
                     .or_insert_with(Vec::new)
@@ -197,6 +178,26 @@ where
         }
         Ok(found)
     }
+}
+
+/// The children of `parents` under relation `R` with the list arguments `args`: one statement,
+/// rows grouped by parent, each parent's in time order.
+pub async fn children_of<R: Relation>(
+    db: &RequestDb,
+    parents: &[Uuid],
+    args: &ListArgs<R::Filter>,
+) -> Result<Vec<Model<R::Child>>, DbErr> {
+    let filter = args.filter.as_ref().map_or_else(Condition::all, |f| f.condition(db::backend(db)));
+    // One span per level of the tree: each level is one batch, whatever the parents.
+    let span = tracing::debug_span!(
+        "load_children",
+        table = R::Child::default().table_name(),
+        parents = parents.len(),
+        limit = args.limit
+    );
+    db::related::children::<R::Child>(db, R::parent_column(), parents, filter, args.limit, args.omit)
+        .instrument(span)
+        .await
 }
 
 /// `Invocation.eventExecutions`.
