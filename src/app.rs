@@ -464,7 +464,7 @@ async fn execute(
     media: MediaType,
 ) -> Response {
     let answer = state.engine.run(request, access, transport, media).await;
-    let body = match serde_json::to_vec(&answer.response) {
+    let body = match graphql::json::to_vec(&answer.response) {
         Ok(body) => body,
         Err(err) => {
             tracing::error!(error = %err, "cannot serialise a response");

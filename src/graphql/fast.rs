@@ -22,8 +22,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::ops::Range;
 use std::future::Future;
+use std::ops::Range;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
@@ -308,7 +308,7 @@ where
 
 /// Where each parent's rows are in `rows`, if each parent's rows are contiguous.
 fn runs<R: Relation>(rows: &[<R::Child as sea_orm::EntityTrait>::Model]) -> Option<HashMap<Uuid, Range<usize>>> {
-    let mut runs = HashMap::new();
+    let mut runs = HashMap::with_capacity(rows.len());
     let mut start = 0;
     for end in 1..=rows.len() {
         if end == rows.len() || R::parent_of(&rows[end]) != R::parent_of(&rows[start]) {

@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod execute;
 pub mod fast;
 pub mod filter;
+pub mod json;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
