@@ -13,8 +13,9 @@
 //! a level of the tree at a time ([`resolve_rows`]):
 //! - plain fields (the getters) are polled once in place and are ready at once;
 //! - relations a type lists in [`Resolved::batch`] are resolved for all rows of the level at
-//!   once: arguments parsed once, one loader call for every parent, and the children of all
-//!   parents resolved together as the next level;
+//!   once: arguments parsed once, one statement for every parent, and the children of all
+//!   parents resolved together as the next level. They are started before the plain fields, so
+//!   the next level's statement is on its way while this level's objects are built;
 //! - the other fields of [`Resolved::ASYNC_FIELDS`] (back-links, computed lists) become one
 //!   future per row, resolved together so sibling rows still share one loader batch.
 //!
@@ -22,7 +23,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::ops::Range;
 use std::pin::pin;
 use std::sync::Arc;
@@ -144,7 +145,25 @@ pub async fn resolve_rows<T: Resolved>(rows: &[&T], ctxs: &[ContextSelectionSet<
     let field_ctxs: Vec<Vec<Context<'_>>> =
         asynchronous.iter().map(|s| ctxs.iter().map(|ctx| ctx.with_field(s.field)).collect()).collect();
 
+    // The fields that are not plain first: started before the plain fields are resolved, a
+    // level's statement is on its way to the database while this level's objects are built.
     let mut deferred: Vec<BoxFuture<'_, (usize, Resolution)>> = Vec::new();
+    for (s, field_ctxs) in asynchronous.iter().zip(&field_ctxs) {
+        let slot = s.slot;
+        if let Some(batch) = T::batch(rows, field_ctxs) {
+            deferred.push(Box::pin(async move { (slot, Resolution::All(batch.await)) }));
+            continue;
+        }
+        for (i, (row, ctx)) in rows.iter().zip(field_ctxs).enumerate() {
+            deferred.push(Box::pin(async move {
+                (slot, Resolution::One(i, row.resolve_field(ctx).await.map(Option::unwrap_or_default)))
+            }));
+        }
+    }
+    let mut started = pin!(join_all(deferred));
+    let done_at_once = poll_fn(|cx| Poll::Ready(started.as_mut().poll(cx))).await;
+
+    let mut late: Vec<BoxFuture<'_, (usize, Resolution)>> = Vec::new();
     for s in &selected {
         match s.kind {
             Kind::Typename => {
@@ -160,7 +179,7 @@ pub async fn resolve_rows<T: Resolved>(rows: &[&T], ctxs: &[ContextSelectionSet<
                         None => {
                             let ctx = ctx.clone();
                             let (row, field, slot) = (*row, s.field, s.slot);
-                            deferred.push(Box::pin(async move {
+                            late.push(Box::pin(async move {
                                 let result = row.resolve_field(&ctx.with_field(field)).await;
                                 (slot, Resolution::One(i, result.map(Option::unwrap_or_default)))
                             }));
@@ -171,20 +190,12 @@ pub async fn resolve_rows<T: Resolved>(rows: &[&T], ctxs: &[ContextSelectionSet<
             Kind::Async => {}
         }
     }
-    for (s, field_ctxs) in asynchronous.iter().zip(&field_ctxs) {
-        let slot = s.slot;
-        if let Some(batch) = T::batch(rows, field_ctxs) {
-            deferred.push(Box::pin(async move { (slot, Resolution::All(batch.await)) }));
-            continue;
-        }
-        for (i, (row, ctx)) in rows.iter().zip(field_ctxs).enumerate() {
-            deferred.push(Box::pin(async move {
-                (slot, Resolution::One(i, row.resolve_field(ctx).await.map(Option::unwrap_or_default)))
-            }));
-        }
-    }
 
-    for (slot, resolution) in join_all(deferred).await {
+    let (resolved, resolved_late) = match done_at_once {
+        Poll::Ready(resolved) => (resolved, join_all(late).await),
+        Poll::Pending => futures::join!(started, join_all(late)),
+    };
+    for (slot, resolution) in resolved.into_iter().chain(resolved_late) {
         let mut place = |i: usize, result: ServerResult<Value>| match result {
             Ok(value) => put(&mut objects[i], slot, value),
             Err(err) => ctxs[i].add_error(err),
@@ -249,7 +260,7 @@ fn plan<'s, T: Resolved>(
 }
 
 /// Resolves the relation `R` (the field of `ctxs`) for every parent in `parents` at once: one
-/// loader call for all of them, and their children resolved together as the next level.
+/// statement for all of them, and their children resolved together as the next level.
 /// Arguments are parsed once; an error in them is every parent's error, as it would have been.
 pub fn children<'b, R, N>(parents: Vec<Uuid>, ctxs: &'b [Context<'b>]) -> BoxFuture<'b, Vec<ServerResult<Value>>>
 where

@@ -161,3 +161,63 @@ async fn nested_limits_are_checked() {
         assert_eq!(codes, ["BAD_USER_INPUT"], "limit {limit}");
     }
 }
+
+/// A list of parents is resolved a level at a time: each parent still gets exactly its own
+/// children, through `nodes` and through `edges`, and an error in a nested list's arguments is
+/// reported once per parent, at that parent's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn levels_under_a_page_give_each_parent_its_own_children_and_errors() {
+    let app = TestApp::spawn().await;
+    let f = forest();
+    app.insert(
+        f.invocations
+            .iter()
+            .map(|i| Tree { invocation: Some(i.clone()), ..Tree::default() })
+            .chain([Tree { invocation: None, events: f.events.clone(), jobs: f.jobs.clone(), logs: f.logs.clone() }])
+            .collect(),
+    )
+    .await;
+    let data = app
+        .data(
+            "{ invocations(orderBy: {field: CREATED_AT, direction: ASC}) {
+                 nodes { id eventExecutions { id jobExecutions { id logs(limit: 2) { message } } } }
+                 edges { node { id jobExecutions(limit: 2) { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let (a, b) = (&f.invocations[0], &f.invocations[1]);
+    let (late, early, other) = (&f.events[0], &f.events[1], &f.events[2]);
+    let (j2, j1, j3, j4) = (&f.jobs[0], &f.jobs[1], &f.jobs[2], &f.jobs[3]);
+    assert_eq!(
+        data["invocations"],
+        json!({
+            "nodes": [
+                { "id": a.id, "eventExecutions": [
+                    { "id": early.id, "jobExecutions": [
+                        { "id": j1.id, "logs": [{ "message": "line 3" }, { "message": "line 2" }] },
+                        { "id": j2.id, "logs": [{ "message": "retrying" }] } ] },
+                    { "id": late.id, "jobExecutions": [{ "id": j3.id, "logs": [] }] } ] },
+                { "id": b.id, "eventExecutions": [
+                    { "id": other.id, "jobExecutions": [{ "id": j4.id, "logs": [] }] } ] }
+            ],
+            "edges": [
+                { "node": { "id": a.id, "jobExecutions": [{ "id": j1.id }, { "id": j2.id }] } },
+                { "node": { "id": b.id, "jobExecutions": [{ "id": j4.id }] } }
+            ]
+        })
+    );
+
+    let body = app
+        .query(
+            "{ invocations(orderBy: {field: CREATED_AT, direction: ASC}) { nodes { id eventExecutions(limit: -1) { id } } } }",
+            json!({}),
+        )
+        .await;
+    let errors = body["errors"].as_array().unwrap_or_else(|| panic!("expected errors, got {body:#}"));
+    let paths: Vec<_> = errors.iter().map(|e| e["path"].clone()).collect();
+    assert_eq!(
+        paths,
+        [json!(["invocations", "nodes", 0, "eventExecutions"]), json!(["invocations", "nodes", 1, "eventExecutions"])]
+    );
+    assert!(errors.iter().all(|e| e["extensions"]["code"] == "BAD_USER_INPUT"), "{errors:#?}");
+}
