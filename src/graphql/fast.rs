@@ -119,7 +119,7 @@ struct Selected<'s> {
     kind: Kind,
 }
 
-/// A field's value for one row (`Some(row)`) or for all rows of a level.
+/// A field's value (or error) for one row, by its index, or for every row of a level in order.
 enum Resolution {
     One(usize, ServerResult<Value>),
     All(Vec<ServerResult<Value>>),
