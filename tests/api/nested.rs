@@ -16,6 +16,22 @@ struct Forest {
     logs: Vec<job_logs::Model>,
 }
 
+impl Forest {
+    /// The whole forest as trees to insert: each invocation alone, then its rows below.
+    fn trees(&self) -> Vec<Tree> {
+        self.invocations
+            .iter()
+            .map(|i| Tree { invocation: Some(i.clone()), ..Tree::default() })
+            .chain([Tree {
+                invocation: None,
+                events: self.events.clone(),
+                jobs: self.jobs.clone(),
+                logs: self.logs.clone(),
+            }])
+            .collect()
+    }
+}
+
 fn forest() -> Forest {
     let a = invocation(at(0));
     let b = invocation(at(10));
@@ -41,14 +57,7 @@ fn forest() -> Forest {
 async fn nested_lists_match_the_rows_in_time_order() {
     let app = TestApp::spawn().await;
     let f = forest();
-    app.insert(
-        f.invocations
-            .iter()
-            .map(|i| Tree { invocation: Some(i.clone()), ..Tree::default() })
-            .chain([Tree { invocation: None, events: f.events.clone(), jobs: f.jobs.clone(), logs: f.logs.clone() }])
-            .collect(),
-    )
-    .await;
+    app.insert(f.trees()).await;
     let (a, b) = (&f.invocations[0], &f.invocations[1]);
     let data = app
         .data(
@@ -169,14 +178,7 @@ async fn nested_limits_are_checked() {
 async fn levels_under_a_page_give_each_parent_its_own_children_and_errors() {
     let app = TestApp::spawn().await;
     let f = forest();
-    app.insert(
-        f.invocations
-            .iter()
-            .map(|i| Tree { invocation: Some(i.clone()), ..Tree::default() })
-            .chain([Tree { invocation: None, events: f.events.clone(), jobs: f.jobs.clone(), logs: f.logs.clone() }])
-            .collect(),
-    )
-    .await;
+    app.insert(f.trees()).await;
     let data = app
         .data(
             "{ invocations(orderBy: {field: CREATED_AT, direction: ASC}) {
