@@ -306,8 +306,7 @@ where
             counts.push(run.len());
             children.extend(rows[run].iter());
         }
-        let list_ctxs: Vec<ContextSelectionSet<'_>> =
-            ctxs.iter().map(|ctx| ctx.with_selection_set(&ctx.item.node.selection_set)).collect();
+        let list_ctxs = selections(ctxs);
         let mut child_ctxs = Vec::with_capacity(children.len());
         for (list_ctx, &count) in list_ctxs.iter().zip(&counts) {
             child_ctxs.extend((0..count).map(|i| list_ctx.with_index(i)));
@@ -315,6 +314,11 @@ where
         let mut values = resolve_rows(&children, &child_ctxs).await.into_iter();
         counts.iter().map(|&count| Ok(Value::List(values.by_ref().take(count).collect()))).collect()
     })
+}
+
+/// The contexts of the selection sets of the fields of `ctxs` (each keeps its field's path).
+pub fn selections<'b>(ctxs: &'b [Context<'b>]) -> Vec<ContextSelectionSet<'b>> {
+    ctxs.iter().map(|ctx| ctx.with_selection_set(&ctx.item.node.selection_set)).collect()
 }
 
 /// Where each parent's rows are in `rows`, if each parent's rows are contiguous.

@@ -83,21 +83,23 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
 /// which JSON never escapes.
 fn write_name(out: &mut Vec<u8>, name: &str) {
     debug_assert!(!needs_escape(name.as_bytes()));
-    out.reserve(name.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'"');
+    write_quoted(out, name);
 }
 
 fn write_str(out: &mut Vec<u8>, string: &str) -> serde_json::Result<()> {
     if needs_escape(string.as_bytes()) {
         return serde_json::to_writer(&mut *out, string);
     }
+    write_quoted(out, string);
+    Ok(())
+}
+
+/// `string` in quotes, as it is: only for strings with nothing to escape.
+fn write_quoted(out: &mut Vec<u8>, string: &str) {
     out.reserve(string.len() + 2);
     out.push(b'"');
     out.extend_from_slice(string.as_bytes());
     out.push(b'"');
-    Ok(())
 }
 
 /// Whether `bytes` may hold a character a JSON string escapes: `"`, `\`, or one below U+0020.
@@ -108,10 +110,9 @@ fn needs_escape(bytes: &[u8]) -> bool {
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     // A byte of `word` is below `n` (n <= 0x80) only if its lane of the result is set.
     let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS;
-    let zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let test = |word: u64| {
-        below(word, 0x20) | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\'))) != 0
-    };
+    // A byte equal to `c` is a zero byte of `word ^ c…c`, below 1.
+    let equal = |word: u64, c: u8| below(word ^ (ONES * u64::from(c)), 1);
+    let test = |word: u64| below(word, 0x20) | equal(word, b'"') | equal(word, b'\\') != 0;
     let mut words = bytes.chunks_exact(8);
     for chunk in &mut words {
         let Ok(word) = <[u8; 8]>::try_from(chunk).map(u64::from_le_bytes) else { return true };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, ServerResult, SimpleObject, TypeName, Value};
 use futures::future::BoxFuture;
 
-use crate::graphql::fast::{Fast, Resolved, Rows, resolve_rows};
+use crate::graphql::fast::{Fast, Resolved, Rows, resolve_rows, selections};
 use sea_orm::{Condition, EntityTrait};
 
 use crate::db::Keyed;
@@ -67,9 +67,7 @@ impl<N: Node> Resolved for Edge<N> {
         }
         Some(Box::pin(async move {
             let nodes: Vec<&N> = rows.iter().map(|edge| &edge.node.0).collect();
-            let node_ctxs: Vec<_> =
-                ctxs.iter().map(|ctx| ctx.with_selection_set(&ctx.item.node.selection_set)).collect();
-            resolve_rows(&nodes, &node_ctxs).await.into_iter().map(Ok).collect()
+            resolve_rows(&nodes, &selections(ctxs)).await.into_iter().map(Ok).collect()
         }))
     }
 }
