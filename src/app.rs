@@ -1,7 +1,7 @@
 //! The HTTP application: router, handlers, background tasks, and serving until a shutdown
 //! signal.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use futures::{SinkExt, StreamExt};
 use http_body_util::Limited;
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +39,7 @@ use crate::graphql::{self, ApiContext, Engine, MediaType, Transport};
 use crate::ingest::{Ingestor, ndjson};
 use crate::live::Broker;
 use crate::metrics::{self, Metrics};
+use crate::serving::{self, Serving};
 use crate::{db, seed};
 
 /// Everything a handler needs, shared by all requests.
@@ -56,12 +57,17 @@ pub struct AppState {
     pub closing: CancellationToken,
     /// Open WebSocket connections, so shutdown can wait for their close frames.
     pub sockets: TaskTracker,
+    /// The request threads' own database pools (see `crate::serving`).
+    pub thread_pools: db::ThreadPools,
 }
 
 /// A bound, ready-to-run server and its background tasks.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    db: DatabaseConnection,
+    thread_pools: db::ThreadPools,
+    request_threads: usize,
     /// Stops the background tasks once the server has stopped.
     stop: CancellationToken,
     closing: CancellationToken,
@@ -140,11 +146,15 @@ impl Application {
             max_request_bytes: config.ingest.max_request_bytes,
             closing: closing.clone(),
             sockets: sockets.clone(),
+            thread_pools: db::ThreadPools::default(),
         };
         let listener = TcpListener::bind(config.bind).await?;
         Ok(Self {
             listener,
+            db: state.db.clone(),
+            thread_pools: state.thread_pools.clone(),
             router: router(state, &config.cors_origins)?,
+            request_threads: config.request_threads,
             stop,
             closing,
             sockets,
@@ -172,29 +182,37 @@ impl Application {
             shutdown.await;
             closing.cancel();
         };
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(signal).into_future();
+        let serving = Serving {
+            router: self.router,
+            threads: self.request_threads,
+            db: self.db,
+            pools: self.thread_pools,
+            sockets: self.sockets.clone(),
+            closing: self.closing.clone(),
+            grace: self.grace,
+        };
         let grace = self.grace;
-        let deadline = async {
-            self.closing.cancelled().await;
-            tokio::time::sleep(grace).await;
-        };
-        let served = tokio::select! {
-            served = served => served,
-            () = deadline => {
-                tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests outlived the grace period; stopping");
-                Ok(())
+        // Run apart from the accept loop, so the signal is seen while connections are served.
+        let signal = tokio::spawn(signal);
+        let served = serving::serve(self.listener, serving).await;
+        signal.abort();
+        if let Ok(stopped) = &served {
+            if !stopped.in_time {
+                tracing::warn!(
+                    grace_seconds = grace.as_secs(),
+                    "in-flight requests outlived the grace period; stopping"
+                );
             }
-        };
-        self.sockets.close();
-        if tokio::time::timeout(grace, self.sockets.wait()).await.is_err() {
-            tracing::warn!("WebSocket connections did not close within the grace period");
+            if !stopped.sockets_closed {
+                tracing::warn!("WebSocket connections did not close within the grace period");
+            }
         }
         self.stop.cancel();
         for task in self.tasks {
             let _ = task.await;
         }
         tracing::info!("stopped");
-        served
+        served.map(|_| ())
     }
 }
 
@@ -425,7 +443,7 @@ async fn serve_socket(state: AppState, socket: WebSocket, protocol: WebSocketPro
         }
     };
     let mut data = Data::default();
-    data.insert(spawned_loader(state.db.clone()));
+    data.insert(spawned_loader(db::on_this_thread(&state.db)));
     let mut output = async_graphql::http::WebSocket::new(state.engine.socket_executor(), input, protocol)
         .connection_data(data)
         .on_connection_init(on_init);
@@ -512,17 +530,8 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     if let Err(err) = authorize(&state, &headers, Need::Read) {
         return refuse(err, MediaType::Json);
     }
-    let (size, idle) = match db::backend(&state.db) {
-        DbBackend::Postgres => {
-            let pool = state.db.get_postgres_connection_pool();
-            (pool.size(), pool.num_idle())
-        }
-        _ => {
-            let pool = state.db.get_sqlite_connection_pool();
-            (pool.size(), pool.num_idle())
-        }
-    };
-    let rollup_lag_seconds = match rollup::state(&state.db).await {
+    let (size, idle) = state.thread_pools.connections(&state.db);
+    let rollup_lag_seconds = match rollup::state(&db::on_this_thread(&state.db)).await {
         Ok(row) => row.and_then(|s| s.watermark).map(rollup::lag_seconds),
         Err(err) => {
             tracing::warn!(error = %err, "cannot read the rollup state for /metrics");
@@ -545,7 +554,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
 const READY_TIMEOUT: Duration = Duration::from_secs(3);
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(READY_TIMEOUT, db::ping(&state.db)).await {
+    match tokio::time::timeout(READY_TIMEOUT, db::ping(&db::on_this_thread(&state.db))).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");

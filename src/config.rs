@@ -16,7 +16,8 @@ pub struct Cli {
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
 
-    /// Threads that run requests and background work; 0 means one per CPU core.
+    /// Threads of the main runtime, which runs commands and, under `serve`, accepts connections
+    /// and runs background work; 0 means one per CPU core.
     #[arg(long, env = "RUNLENS_WORKER_THREADS", default_value_t = 0, global = true)]
     pub worker_threads: usize,
 
@@ -117,6 +118,11 @@ pub struct ServeConfig {
     #[arg(long = "cors-origin", env = "RUNLENS_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Threads that serve HTTP connections, each with its own runtime (and, on PostgreSQL, its
+    /// own share of the connection pool for reads); 0 means one per CPU core.
+    #[arg(long, env = "RUNLENS_REQUEST_THREADS", default_value_t = 0)]
+    pub request_threads: usize,
+
     /// Seconds in-flight requests get to finish after SIGTERM or ctrl-c before the server
     /// stops anyway.
     #[arg(long, env = "RUNLENS_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
@@ -155,6 +161,7 @@ impl ServeConfig {
             access: AccessConfig::default(),
             limits: LimitsConfig::default(),
             cors_origins: Vec::new(),
+            request_threads: 0,
             shutdown_grace_secs: 30,
             subscription_buffer: 1024,
             demo_invocations: 0,

@@ -26,5 +26,7 @@ pub mod metrics;
 pub mod retention;
 /// Realistic demo data.
 pub mod seed;
+/// Serving HTTP connections on a runtime per thread.
+pub mod serving;
 /// Logging and tracing setup.
 pub mod telemetry;

@@ -11,16 +11,19 @@ pub mod rows;
 pub mod stats;
 pub mod write;
 
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entity::{event_executions, invocations, job_executions, job_logs};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ColumnTrait, ColumnType, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, IdenStatic, Iterable, QuerySelect, Select,
+    EntityTrait, IdenStatic, Iterable, QuerySelect, Select, SqlxPostgresConnector,
 };
 use uuid::Uuid;
 
@@ -51,6 +54,72 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
     let mut db = Database::connect(options).await?;
     stats::install(&mut db);
     Ok(db)
+}
+
+thread_local! {
+    /// The database of the request thread this is, if it is one (see [`on_this_thread`]).
+    static THREAD_DB: RefCell<Option<DatabaseConnection>> = const { RefCell::new(None) };
+}
+
+/// The database to use for work on this thread: a request thread's own pool, else `shared`.
+///
+/// A pooled connection does its I/O through the runtime it was opened on. A request thread
+/// (see `crate::serving`) runs a runtime of its own, so it opens and uses connections of its
+/// own: its requests' statements are answered on the thread that sent them, and the shared
+/// pool only holds connections of the main runtime, which outlives the request threads.
+pub fn on_this_thread(shared: &DatabaseConnection) -> DatabaseConnection {
+    THREAD_DB.with(|db| db.borrow().clone()).unwrap_or_else(|| shared.clone())
+}
+
+/// Gives this thread a pool of its own: `shared`'s settings with a `threads`-th of its
+/// connections, none opened before a request needs one; registered in `pools` at `index`.
+/// PostgreSQL only: SQLite's connections run on threads of their own whatever the runtime.
+/// Call it on the runtime the thread runs, which the pool's upkeep runs on.
+pub fn use_own_pool_on_this_thread(shared: &DatabaseConnection, pools: &ThreadPools, index: usize, threads: usize) {
+    if backend(shared) != DbBackend::Postgres {
+        return;
+    }
+    let pool = shared.get_postgres_connection_pool();
+    let share = pool.options().get_max_connections().div_ceil(threads.clamp(1, u32::MAX as usize) as u32);
+    let own = pool.options().clone().max_connections(Ord::max(share, 1)).min_connections(0);
+    let own = own.connect_lazy_with((*pool.connect_options()).clone());
+    pools.set(index, Some(own.clone()));
+    let mut db = SqlxPostgresConnector::from_sqlx_postgres_pool(own);
+    stats::install(&mut db);
+    THREAD_DB.with(|slot| *slot.borrow_mut() = Some(db));
+}
+
+/// The pools of an application's request threads, by thread, for the pool gauges.
+#[derive(Clone, Default)]
+pub struct ThreadPools(Arc<Mutex<Vec<Option<PgPool>>>>);
+
+impl ThreadPools {
+    pub fn set(&self, index: usize, pool: Option<PgPool>) {
+        let mut pools = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pools.len() <= index {
+            pools.resize(index + 1, None);
+        }
+        pools[index] = pool;
+    }
+
+    /// Connections open and idle in `shared` and in the request threads' pools together.
+    pub fn connections(&self, shared: &DatabaseConnection) -> (u32, usize) {
+        let (mut open, mut idle) = match backend(shared) {
+            DbBackend::Postgres => {
+                let pool = shared.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => {
+                let pool = shared.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        };
+        for pool in self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().flatten() {
+            open += pool.size();
+            idle += pool.num_idle();
+        }
+        (open, idle)
+    }
 }
 
 /// The in-process lock SQLite writers take before their transaction begins.

@@ -365,7 +365,7 @@ impl AnalyticsQuery {
             MetricsBucket::Hour => Bucket::Hour,
             MetricsBucket::Day => Bucket::Day,
         };
-        let db = &api(ctx)?.db;
+        let db = &api(ctx)?.db();
         let groups = window::invocation_figures(db, from, to, bucket, source_function.as_deref())
             .await
             .map_err(ApiError::from)?;
@@ -394,7 +394,7 @@ impl AnalyticsQuery {
         source_function: Option<String>,
     ) -> Result<Overview> {
         let (from, to) = window.bounds("window", settings(ctx)?.max_window_days)?;
-        let db = &api(ctx)?.db;
+        let db = &api(ctx)?.db();
         let groups = window::invocation_figures(db, from, to, Bucket::Whole, source_function.as_deref())
             .await
             .map_err(ApiError::from)?;
@@ -475,7 +475,7 @@ impl AnalyticsQuery {
     ) -> Result<Vec<ErrorGroup>> {
         let limit = self::limit(limit, 1000)?;
         let (from, to) = window.bounds("window", settings(ctx)?.max_window_days)?;
-        let groups = stats::error_groups(&api(ctx)?.db, from, to, limit).await.map_err(ApiError::from)?;
+        let groups = stats::error_groups(&api(ctx)?.db(), from, to, limit).await.map_err(ApiError::from)?;
         Ok(groups
             .into_iter()
             .map(|g| ErrorGroup {
@@ -498,7 +498,7 @@ impl AnalyticsQuery {
         #[graphql(desc = "The span of time (by when the checks started).")] window: TimeWindow,
     ) -> Result<Vec<EventStats>> {
         let (from, to) = window.bounds("window", settings(ctx)?.max_window_days)?;
-        let events = stats::event_stats(&api(ctx)?.db, from, to).await.map_err(ApiError::from)?;
+        let events = stats::event_stats(&api(ctx)?.db(), from, to).await.map_err(ApiError::from)?;
         Ok(events
             .into_iter()
             .map(|e| EventStats {
@@ -527,7 +527,7 @@ impl AnalyticsQuery {
         }
         let limit = self::limit(limit, 1000)?;
         let before = Utc::now() - TimeDelta::minutes(i64::from(older_than_minutes));
-        let rows = stats::stuck_invocations(&api(ctx)?.db, before, limit as u64).await.map_err(ApiError::from)?;
+        let rows = stats::stuck_invocations(&api(ctx)?.db(), before, limit as u64).await.map_err(ApiError::from)?;
         Ok(rows.into_iter().map(|row| Fast(Invocation(std::sync::Arc::new(row)))).collect())
     }
 
@@ -548,7 +548,7 @@ impl AnalyticsQuery {
         let (base_from, base_to) = baseline.bounds("baseline", max)?;
         let thresholds = thresholds.unwrap_or_default();
         let min_runs = i64::from(min_runs.max(0));
-        let db = &api(ctx)?.db;
+        let db = &api(ctx)?.db();
         let mut out = Vec::new();
 
         let now =
@@ -593,7 +593,7 @@ impl AnalyticsQuery {
 
     /// The background rollup's progress.
     async fn rollup_status(&self, ctx: &Context<'_>) -> Result<RollupStatus> {
-        let state = rollup::state(&api(ctx)?.db).await.map_err(ApiError::from)?;
+        let state = rollup::state(&api(ctx)?.db()).await.map_err(ApiError::from)?;
         let interval_seconds = int(settings(ctx)?.rollup_interval_seconds as i64);
         Ok(match state {
             None => RollupStatus {
@@ -620,7 +620,7 @@ impl AnalyticsQuery {
 
 async fn job_stats(ctx: &Context<'_>, window: TimeWindow, job_name: Option<String>) -> ApiResult<Vec<JobStats>> {
     let (from, to) = window.bounds("window", settings(ctx)?.max_window_days)?;
-    let groups = window::job_figures(&api(ctx)?.db, from, to, Bucket::Whole, job_name.as_deref()).await?;
+    let groups = window::job_figures(&api(ctx)?.db(), from, to, Bucket::Whole, job_name.as_deref()).await?;
     Ok(groups.into_iter().map(|((_, name), f)| JobStats::new(name, &f)).collect())
 }
 

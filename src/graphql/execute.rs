@@ -155,7 +155,7 @@ impl Engine {
             };
         }
 
-        let (loader, queue) = request_loader(self.db.clone());
+        let (loader, queue) = request_loader(crate::db::on_this_thread(&self.db));
         let mut admitted = Vec::with_capacity(requests.len());
         let mut running = FuturesOrdered::new();
         for mut request in requests {

@@ -43,6 +43,13 @@ pub struct ApiContext {
     pub config: ApiConfig,
 }
 
+impl ApiContext {
+    /// The database for this request (see [`crate::db::on_this_thread`]).
+    pub fn db(&self) -> DatabaseConnection {
+        crate::db::on_this_thread(&self.db)
+    }
+}
+
 /// Everything the schema's resolvers reach.
 pub struct SchemaData {
     pub api: ApiContext,

@@ -164,10 +164,6 @@ impl Ingestor {
         &self.config
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// Applies all units in one transaction, or none if any is invalid.
     pub async fn apply_all(&self, units: Vec<Unit>) -> Result<IngestCounts, ApiError> {
         for unit in &units {
@@ -251,7 +247,7 @@ impl Ingestor {
         skip_invalid: bool,
     ) -> Result<(Vec<Result<IngestCounts, IngestError>>, Option<Commit>), WriteError> {
         let now = db::now();
-        let txn = self.db.begin().await?;
+        let txn = db::on_this_thread(&self.db).begin().await?;
         let mut plan = load(&txn, units).await?;
         let results = plan.apply(units, now);
         if !skip_invalid && let Some(Err(first)) = results.iter().find(|r| r.is_err()) {

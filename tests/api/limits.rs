@@ -252,29 +252,23 @@ async fn request_bodies_over_the_limit() {
     assert_eq!(app.row_count().await.invocations, 1);
 }
 
-/// Checks out every connection the server's pool (which the tests share) can give, so that
-/// the server's next statement waits for one (up to the pool's 5 s acquire timeout).
-async fn exhaust_pool(app: &TestApp) -> Vec<DatabaseTransaction> {
-    // (most connections, open connections, idle connections)
-    let state = || match app.db.get_database_backend() {
-        DbBackend::Postgres => {
-            let pool = app.db.get_postgres_connection_pool();
-            (pool.options().get_max_connections(), pool.size(), pool.num_idle())
-        }
-        _ => {
-            let pool = app.db.get_sqlite_connection_pool();
-            (pool.options().get_max_connections(), pool.size(), pool.num_idle())
-        }
-    };
+/// Makes the server's next statements wait. On SQLite: checks out every connection of the
+/// server's pool (which the tests share), so they wait for one (up to the pool's 5 s acquire
+/// timeout). On PostgreSQL the server's requests use pools of their own (one per request
+/// thread, out of the tests' reach): there the tables they read and write are locked instead.
+async fn block_server(app: &TestApp) -> Vec<DatabaseTransaction> {
+    if app.db.get_database_backend() == DbBackend::Postgres {
+        let lock = app.db.begin().await.expect("begin");
+        lock.execute_unprepared("LOCK TABLE invocations, row_counts IN ACCESS EXCLUSIVE MODE").await.expect("lock");
+        return vec![lock];
+    }
+    let pool = app.db.get_sqlite_connection_pool();
     let mut held = Vec::new();
-    loop {
-        let (max, size, idle) = state();
-        if size >= max && idle == 0 {
-            return held;
-        }
+    while pool.size() < pool.options().get_max_connections() || pool.num_idle() > 0 {
         let txn = tokio::time::timeout(Duration::from_secs(10), app.db.begin()).await.expect("a connection");
         held.push(txn.expect("begin"));
     }
+    held
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +276,7 @@ async fn requests_over_their_time_are_cancelled() {
     let app = TestApp::spawn_with(|config| config.limits.request_timeout_ms = 300).await;
     let read = "{ invocations { totalCount } }";
     let write = "mutation { startInvocation(input: {sourceFunction: \"f\"}) { id } }";
-    let held = exhaust_pool(&app).await;
+    let held = block_server(&app).await;
     for query in [read, write] {
         let started = std::time::Instant::now();
         let (status, _, body) =
@@ -294,6 +288,8 @@ async fn requests_over_their_time_are_cancelled() {
         assert!(started.elapsed() < Duration::from_secs(3), "cancelled at its deadline, not the pool's");
     }
     drop(held);
+    // A write cancelled while it waited on the lock is rolled back once it gets it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     assert_eq!(app.row_count().await, RowCount::default(), "the cancelled write wrote nothing");
     assert_runs(&app, write).await;

@@ -74,3 +74,37 @@ async fn subscriptions_are_closed_with_a_going_away_frame() {
     assert_eq!(frame, Some((1001, "server shutting down".to_owned())));
     tokio::time::timeout(Duration::from_secs(10), app.stopped()).await.expect("server stopped");
 }
+
+/// Requests run on request threads, each with a runtime of its own, and on PostgreSQL with a
+/// connection pool of its own: a connection does its I/O through the runtime that opened it,
+/// so one opened by a request thread is dead once the server stops. Whatever the requests did
+/// (reads, writes, analytics, probes, several at a time), the pool the server was given must
+/// still work after it stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_database_pool_outlives_its_request_threads() {
+    let mut app = TestApp::spawn_with(|config| config.request_threads = 2).await;
+    let requests = (0..12).map(|i| {
+        let body = match i % 3 {
+            0 => json!({ "query": format!("mutation {{ startInvocation(input: {{sourceFunction: \"f{i}\"}}) {{ id }} }}") }),
+            1 => json!({ "query": "{ invocations(first: 5) { totalCount nodes { id eventExecutions { id } } } }" }),
+            _ => json!({ "query": "{ stuckInvocations(olderThanMinutes: 1) { id } }" }),
+        };
+        let client = reqwest::Client::new();
+        let url = app.url("/graphql");
+        async move { client.post(url).json(&body).send().await.expect("answer").json::<Value>().await.expect("JSON") }
+    });
+    for body in futures::future::join_all(requests).await {
+        assert!(body.get("errors").is_none(), "{body:#}");
+    }
+    for path in ["/readyz", "/metrics"] {
+        assert!(app.client.get(app.url(path)).send().await.expect("answer").status().is_success(), "{path}");
+    }
+    app.begin_shutdown();
+    tokio::time::timeout(Duration::from_secs(10), app.stopped()).await.expect("server stopped");
+
+    // As many statements at once as the pool has connections: every one of them must work.
+    let counts = (0..16).map(|_| app.row_count());
+    for count in futures::future::join_all(counts).await {
+        assert_eq!(count.invocations, 4);
+    }
+}
