@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, WebSocketProtocols, WsMessage};
-use async_graphql::{BatchRequest, Data, ParseRequestError};
+use async_graphql::{BatchRequest, Data, ParseRequestError, ValidationMode};
 use async_graphql_axum::GraphQLBatchRequest;
 use axum::Router;
 use axum::body::Body;
@@ -107,18 +107,17 @@ impl Application {
         let writer = db::WriteLock::for_backend(db::backend(&db));
         let ingestor =
             Ingestor::new(db.clone(), config.ingest.clone(), broker.clone(), writer.clone(), metrics.clone());
-        let schema = graphql::build_schema(
-            Some(graphql::SchemaData {
-                api: ApiContext { db: db.clone(), config: config.api.clone() },
-                ingestor: ingestor.clone(),
-                broker: broker.clone(),
-                analytics: AnalyticsSettings {
-                    max_window_days: config.rollup.max_window_days,
-                    rollup_interval_seconds: config.rollup.rollup_interval_secs,
-                },
-            }),
-            &config.limits,
-        );
+        let data = graphql::SchemaData {
+            api: ApiContext { db: db.clone(), config: config.api.clone() },
+            ingestor: ingestor.clone(),
+            broker: broker.clone(),
+            analytics: AnalyticsSettings {
+                max_window_days: config.rollup.max_window_days,
+                rollup_interval_seconds: config.rollup.rollup_interval_secs,
+            },
+        };
+        let schema = graphql::build_schema(Some(data.clone()), &config.limits, ValidationMode::Strict);
+        let validated = graphql::build_schema(Some(data), &config.limits, ValidationMode::Fast);
         let mut tasks = vec![broker.start_listener(db.clone(), stop.child_token()).await];
         if config.rollup.rollup_interval_secs > 0 {
             tasks.push(rollup::spawn(
@@ -136,7 +135,7 @@ impl Application {
         let closing = CancellationToken::new();
         let sockets = TaskTracker::new();
         let state = AppState {
-            engine: Arc::new(Engine::new(schema, db.clone(), config.limits.clone(), metrics.clone())),
+            engine: Arc::new(Engine::new(schema, validated, db.clone(), config.limits.clone(), metrics.clone())),
             db,
             ingestor,
             broker,

@@ -80,6 +80,9 @@ pub struct Answer {
 /// Runs GraphQL requests for every transport.
 pub struct Engine {
     schema: AppSchema,
+    /// The same schema with async-graphql's fast validation, for operations that passed the
+    /// full validation before (see [`Parsed::valid`]).
+    validated: AppSchema,
     db: DatabaseConnection,
     parsed: ParseCache,
     /// Automatic persisted queries: query text by the hex SHA-256 of it.
@@ -115,6 +118,19 @@ struct Admitted {
     /// False when the document does not parse (the schema reports the syntax error).
     parsed: bool,
     operation: Option<String>,
+    /// The cached document and how this operation of it is identified among its valid ones.
+    validity: Option<(Arc<Parsed>, String)>,
+}
+
+impl Admitted {
+    fn refused_by_schema(parsed: bool) -> Self {
+        Self { parsed, operation: None, validity: None }
+    }
+
+    /// Whether this operation, with these variables, passed the full validation before.
+    fn valid_before(&self) -> bool {
+        self.validity.as_ref().is_some_and(|(parsed, key)| parsed.is_valid(key))
+    }
 }
 
 /// Documents nesting brackets deeper than this are refused without being parsed.
@@ -123,9 +139,18 @@ const MAX_NESTING: usize = 64;
 const MAX_CACHED_QUERY_LEN: usize = 32 * 1024;
 
 impl Engine {
-    pub fn new(schema: AppSchema, db: DatabaseConnection, limits: LimitsConfig, metrics: Metrics) -> Self {
+    /// `schema` validates every operation in full; `validated` is the same schema with
+    /// `ValidationMode::Fast`, for operations that passed before.
+    pub fn new(
+        schema: AppSchema,
+        validated: AppSchema,
+        db: DatabaseConnection,
+        limits: LimitsConfig,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             schema,
+            validated,
             db,
             parsed: ParseCache::new(512),
             persisted: Mutex::new(LruCache::new(capacity(limits.persisted_queries))),
@@ -162,7 +187,8 @@ impl Engine {
             match self.admit(&mut request, access, transport) {
                 Ok(admission) => {
                     let request = request.data(loader.clone());
-                    running.push_back(async move { Some(self.schema.execute(request).await) }.boxed());
+                    let schema = if admission.valid_before() { &self.validated } else { &self.schema };
+                    running.push_back(async move { Some(schema.execute(request).await) }.boxed());
                     admitted.push(Ok(admission));
                 }
                 Err(rejection) => {
@@ -186,6 +212,12 @@ impl Engine {
         for (admission, response) in admitted.into_iter().zip(executed) {
             let (response, operation, own_status) = match (admission, response) {
                 (Ok(admission), Some(mut response)) => {
+                    // Data means the operation ran, so it passed validation.
+                    if let Some((parsed, key)) = &admission.validity
+                        && !matches!(response.data, Value::Null)
+                    {
+                        parsed.remember_valid(key);
+                    }
                     add_codes(&mut response, admission.parsed, &self.limits);
                     let status = if media == MediaType::GraphQLResponse && is_request_error(&response) {
                         StatusCode::BAD_REQUEST
@@ -240,12 +272,13 @@ impl Engine {
         if nesting(&request.query) > MAX_NESTING {
             return Err(Rejection::invalid(format!("the document nests brackets deeper than {MAX_NESTING} levels")));
         }
-        let Some(document) = self.parsed.prepare(request) else {
-            return Ok(Admitted { parsed: false, operation: None });
+        let Some(parsed) = self.parsed.prepare(request) else {
+            return Ok(Admitted::refused_by_schema(false));
         };
-        let Some((name, operation)) = choose(&document, request.operation_name.as_deref()) else {
+        let document = &parsed.document;
+        let Some((name, operation)) = choose(document, request.operation_name.as_deref()) else {
             // The schema explains why no operation can be chosen.
-            return Ok(Admitted { parsed: true, operation: None });
+            return Ok(Admitted::refused_by_schema(true));
         };
         let need = match operation.node.ty {
             OperationType::Mutation => Need::Write,
@@ -259,12 +292,18 @@ impl Engine {
                 "mutations cannot be sent with GET; use POST",
             ));
         }
-        let root_fields = root_fields(&document, &operation.node.selection_set);
+        let root_fields = root_fields(document, &operation.node.selection_set);
         if !self.limits.introspection && root_fields.iter().any(|name| matches!(*name, "__schema" | "__type")) {
             return Err(Rejection::invalid("introspection is turned off on this server (--introspection)"));
         }
-        self.check_shape(&document, &operation.node.selection_set, root_fields.len() as u64)?;
-        Ok(Admitted { parsed: true, operation: name.map(|n| n.to_string()) })
+        self.check_shape(document, &operation.node.selection_set, root_fields.len() as u64)?;
+        // Validation depends on the document, the operation and the variables' values (types,
+        // and the page sizes counted in the cost), nothing else.
+        let validity = serde_json::to_string(&request.variables)
+            .ok()
+            .map(|variables| format!("{}\n{variables}", name.map_or("", |n| n.as_str())));
+        let operation = name.map(|n| n.to_string());
+        Ok(Admitted { parsed: true, operation, validity: validity.map(|key| (parsed, key)) })
     }
 
     /// Counts what the operation selects, fragments expanded, against the limits.
@@ -524,7 +563,41 @@ impl<'d> ShapeCounter<'d> {
 
 /// Parsed documents by query text. Dashboards send the same few queries over and over, and
 /// parsing one costs more than validating it.
-struct ParseCache(Mutex<LruCache<String, Arc<ExecutableDocument>>>);
+struct ParseCache(Mutex<LruCache<String, Arc<Parsed>>>);
+
+/// A parsed document, and the operations of it (with their variables) that passed validation.
+///
+/// async-graphql validates every operation in full before running it: ~5 % of the server's
+/// CPU on the dashboard query. Validation depends only on the schema, the document, the
+/// operation and its variables, so once an operation passed it runs on the schema built with
+/// `ValidationMode::Fast`, which still counts depth and cost against the limits but skips the
+/// rules it already passed.
+struct Parsed {
+    document: Arc<ExecutableDocument>,
+    /// Operation name and variables (as JSON) of the operations that passed; at most
+    /// [`MAX_VALID_PER_DOCUMENT`], forgotten all at once when full.
+    valid: Mutex<HashSet<String>>,
+}
+
+/// Operations (with their variables) of one document remembered as valid.
+const MAX_VALID_PER_DOCUMENT: usize = 64;
+
+impl Parsed {
+    fn is_valid(&self, key: &str) -> bool {
+        self.valid.lock().is_ok_and(|valid| valid.contains(key))
+    }
+
+    fn remember_valid(&self, key: &str) {
+        if let Ok(mut valid) = self.valid.lock()
+            && !valid.contains(key)
+        {
+            if valid.len() >= MAX_VALID_PER_DOCUMENT {
+                valid.clear();
+            }
+            valid.insert(key.to_owned());
+        }
+    }
+}
 
 impl ParseCache {
     fn new(size: usize) -> Self {
@@ -533,22 +606,23 @@ impl ParseCache {
 
     /// Gives `request` its parsed document and returns it; None when the query does not parse
     /// (the schema then parses it again and reports the syntax error).
-    fn prepare(&self, request: &mut Request) -> Option<Arc<ExecutableDocument>> {
+    fn prepare(&self, request: &mut Request) -> Option<Arc<Parsed>> {
         let cacheable = request.query.len() <= MAX_CACHED_QUERY_LEN;
         let cached =
             if cacheable { self.0.lock().ok().and_then(|mut cache| cache.get(&request.query).cloned()) } else { None };
-        let document = match cached {
-            Some(document) => document,
+        let parsed = match cached {
+            Some(parsed) => parsed,
             None => {
                 let document = Arc::new(parse_query(&request.query).ok()?);
+                let parsed = Arc::new(Parsed { document, valid: Mutex::default() });
                 if cacheable && let Ok(mut cache) = self.0.lock() {
-                    cache.put(request.query.clone(), document.clone());
+                    cache.put(request.query.clone(), parsed.clone());
                 }
-                document
+                parsed
             }
         };
-        request.set_parsed_query((*document).clone());
-        Some(document)
+        request.set_parsed_query((*parsed.document).clone());
+        Some(parsed)
     }
 }
 

@@ -15,7 +15,7 @@ pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, SDLExportOptions, Schema};
+use async_graphql::{Context, SDLExportOptions, Schema, ValidationMode};
 use sea_orm::{DatabaseConnection, EntityTrait, IdenStatic};
 use uuid::Uuid;
 
@@ -38,6 +38,7 @@ pub struct Query(QueryRoot, AnalyticsQuery);
 pub type AppSchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 
 /// What every resolver can reach: the database and the configured limits.
+#[derive(Clone)]
 pub struct ApiContext {
     pub db: DatabaseConnection,
     pub config: ApiConfig,
@@ -51,6 +52,7 @@ impl ApiContext {
 }
 
 /// Everything the schema's resolvers reach.
+#[derive(Clone)]
 pub struct SchemaData {
     pub api: ApiContext,
     pub ingestor: crate::ingest::Ingestor,
@@ -58,14 +60,16 @@ pub struct SchemaData {
     pub analytics: AnalyticsSettings,
 }
 
-/// The schema with its data and the limits validation enforces.
-pub fn build_schema(data: Option<SchemaData>, limits: &LimitsConfig) -> AppSchema {
+/// The schema with its data and the limits validation enforces, validating operations in
+/// `mode` (`Strict` but for operations known to be valid, see `execute`).
+pub fn build_schema(data: Option<SchemaData>, limits: &LimitsConfig, mode: ValidationMode) -> AppSchema {
     // No schema extensions: async-graphql runs every field through each extension's hook, an
     // allocation per field even when the hook is a no-op. Admission, persisted queries, error
     // codes and the parse cache are applied around execution instead (see `execute`).
     let mut builder = Schema::build(Query::default(), MutationRoot, SubscriptionRoot)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
+        .limit_complexity(limits.max_complexity)
+        .validation_mode(mode);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
@@ -88,7 +92,7 @@ pub(crate) const ASSUMED_CHILDREN: usize = 10;
 
 /// The schema in SDL, in a stable order (types, fields, arguments and enum values sorted).
 pub fn sdl() -> String {
-    build_schema(None, &LimitsConfig::default()).sdl_with_options(
+    build_schema(None, &LimitsConfig::default(), ValidationMode::Strict).sdl_with_options(
         SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items().include_specified_by(),
     )
 }

@@ -88,6 +88,31 @@ async fn complexity_over_the_limit_but_the_dashboard_query_passes() {
     assert_runs(&app, DASHBOARD).await;
 }
 
+/// An operation that passed validation runs on a schema that skips the rules it passed; the
+/// same document with other variables is validated again, in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_passed_validation_is_checked_again_with_other_variables() {
+    let app = TestApp::spawn().await;
+    let query = "query Q($first: Int, $limit: Int) { invocations(first: $first) { totalCount nodes { \
+                 eventExecutions { jobExecutions { logs(limit: $limit) { id } } } } } }";
+    let wrong_type = json!({ "first": "ten", "limit": 5 });
+    let too_costly = json!({ "first": 100, "limit": 1000 });
+    // Refused before the document was ever valid…
+    let refused = [app.query(query, wrong_type.clone()).await, app.query(query, too_costly.clone()).await];
+    for body in &refused {
+        assert!(body["data"].is_null() && body["errors"].is_array(), "{body:#}");
+    }
+    assert_eq!(refused[1]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{:#}", refused[1]);
+    // …then valid, twice (the second time on the validated path)…
+    for _ in 0..2 {
+        let data = app.data(query, json!({ "first": 2, "limit": 5 })).await;
+        assert_eq!(data["invocations"]["totalCount"], 0);
+    }
+    // …and refused again with the same errors.
+    assert_eq!(app.query(query, wrong_type).await, refused[0]);
+    assert_eq!(app.query(query, too_costly).await, refused[1]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aliases_over_the_limit() {
     let app = TestApp::spawn_with(|config| config.limits.max_aliases = 2).await;
