@@ -176,11 +176,12 @@ impl Application {
     /// going away); background tasks stop (a rollup run in progress rolls back).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "serving GraphQL at /graphql");
+        // Watched apart from the accept loop, which stops when `closing` is cancelled.
         let closing = self.closing.clone();
-        let signal = async move {
+        let signal = tokio::spawn(async move {
             shutdown.await;
             closing.cancel();
-        };
+        });
         let serving = Serving {
             router: self.router,
             threads: self.request_threads,
@@ -191,8 +192,6 @@ impl Application {
             grace: self.grace,
         };
         let grace = self.grace;
-        // Run apart from the accept loop, so the signal is seen while connections are served.
-        let signal = tokio::spawn(signal);
         let served = serving::serve(self.listener, serving).await;
         signal.abort();
         if let Ok(stopped) = &served {

@@ -118,8 +118,8 @@ pub struct ServeConfig {
     #[arg(long = "cors-origin", env = "RUNLENS_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
-    /// Threads that serve HTTP connections, each with its own runtime (and, on PostgreSQL, its
-    /// own share of the connection pool for reads); 0 means one per CPU core.
+    /// Threads that serve HTTP connections, each with a runtime of its own and, on PostgreSQL,
+    /// a pool of its own (`--db-max-connections` shared between them); 0 means one per CPU core.
     #[arg(long, env = "RUNLENS_REQUEST_THREADS", default_value_t = 0)]
     pub request_threads: usize,
 
