@@ -50,7 +50,7 @@ pub async fn children<E: Keyed>(
         let sql = match cached {
             Some(sql) => sql,
             None => {
-                let built = backend.build(&lateral::<E>(backend, parent, parents, filter, limit, omit));
+                let built = backend.build(&level::<E>(backend, parent, parents, filter, limit, omit));
                 debug_assert_eq!(built.values, Some(lateral_values(parents, limit)), "{}", built.sql);
                 let sql: Rc<str> = built.sql.into();
                 LATERAL_SQL.with(|cache| cache.borrow_mut().insert(key, sql.clone()));
@@ -58,10 +58,8 @@ pub async fn children<E: Keyed>(
             }
         };
         Statement::from_sql_and_values(backend, &*sql, lateral_values(parents, limit).0)
-    } else if backend == DbBackend::Postgres {
-        backend.build(&lateral::<E>(backend, parent, parents, filter, limit, omit))
     } else {
-        backend.build(&windowed::<E>(backend, parent, parents, filter, limit, omit))
+        backend.build(&level::<E>(backend, parent, parents, filter, limit, omit))
     };
     super::rows::all(db, statement).await
 }
@@ -76,14 +74,15 @@ thread_local! {
 /// A lateral statement's table, parent key column and omitted columns (see [`super::select`]).
 type LateralKey = (TypeId, &'static str, u8);
 
-/// The parameters of an unfiltered [`lateral`] statement, as SeaQuery binds them.
+/// The parameters of an unfiltered PostgreSQL [`level`] statement, as SeaQuery binds them.
 fn lateral_values(parents: &[Uuid], limit: u64) -> Values {
     Values(vec![Value::from(parents.to_vec()), Value::from(limit)])
 }
 
-/// PostgreSQL: a lateral join over the parent ids, an index scan per parent that stops at the
-/// limit.
-fn lateral<E: Keyed>(
+/// The statement of a level: on PostgreSQL a lateral join over the parent ids (an index scan
+/// per parent that stops at the limit); on SQLite, which has no lateral joins, a
+/// `ROW_NUMBER()` window over the parent key.
+fn level<E: Keyed>(
     backend: DbBackend,
     parent: E::Column,
     parents: &[Uuid],
@@ -91,32 +90,23 @@ fn lateral<E: Keyed>(
     limit: u64,
     omit: u8,
 ) -> SelectStatement {
-    let parent_ids = Alias::new("parent_ids");
-    let per_parent = super::select::<E>(backend, omit)
-        // A function aliased without column names names its one column after the alias.
-        .filter(Expr::col((parent.entity_name(), parent)).equals((parent_ids.clone(), parent_ids.clone())))
-        .filter(filter)
-        .order_by(E::created_at_column(), Order::Asc)
-        .order_by(E::id_column(), Order::Asc)
-        .limit(limit)
-        .into_query();
-    let children = Alias::new("children");
-    Query::select()
-        .column((children.clone(), Asterisk))
-        .from_function(Func::cust("unnest").arg(Expr::val(parents.to_vec())), parent_ids)
-        .join_lateral(JoinType::InnerJoin, per_parent, children, Expr::cust("TRUE"))
-        .to_owned()
-}
-
-/// SQLite, which has no lateral joins: a `ROW_NUMBER()` window over the parent key.
-fn windowed<E: Keyed>(
-    backend: DbBackend,
-    parent: E::Column,
-    parents: &[Uuid],
-    filter: Condition,
-    limit: u64,
-    omit: u8,
-) -> SelectStatement {
+    if backend == DbBackend::Postgres {
+        let parent_ids = Alias::new("parent_ids");
+        let per_parent = super::select::<E>(backend, omit)
+            // A function aliased without column names names its one column after the alias.
+            .filter(Expr::col((parent.entity_name(), parent)).equals((parent_ids.clone(), parent_ids.clone())))
+            .filter(filter)
+            .order_by(E::created_at_column(), Order::Asc)
+            .order_by(E::id_column(), Order::Asc)
+            .limit(limit)
+            .into_query();
+        let children = Alias::new("children");
+        return Query::select()
+            .column((children.clone(), Asterisk))
+            .from_function(Func::cust("unnest").arg(Expr::val(parents.to_vec())), parent_ids)
+            .join_lateral(JoinType::InnerJoin, per_parent, children, Expr::cust("TRUE"))
+            .to_owned();
+    }
     let mut ranked =
         super::select::<E>(backend, omit).filter(super::id_in(backend, parent, parents)).filter(filter).into_query();
     ranked.expr_window_as(
