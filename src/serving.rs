@@ -32,6 +32,7 @@ use tokio_util::task::TaskTracker;
 use crate::db;
 
 /// How the request threads serve, and when they stop.
+#[derive(Clone)]
 pub struct Serving {
     pub router: Router,
     /// Request threads; 0 means one per CPU core.
@@ -75,14 +76,9 @@ pub async fn serve(listener: TcpListener, serving: Serving) -> io::Result<Stoppe
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let thread = RequestThread {
             incoming: Incoming { connections: incoming, address },
-            router: serving.router.clone(),
-            db: serving.db.clone(),
-            pools: serving.pools.clone(),
             index,
             threads: count,
-            sockets: serving.sockets.clone(),
-            closing: serving.closing.clone(),
-            grace: serving.grace,
+            serving: serving.clone(),
         };
         std::thread::Builder::new().name(format!("runlens-requests-{index}")).spawn(move || {
             let _ = done.send(thread.run(runtime));
@@ -134,28 +130,24 @@ async fn accept_failed(err: io::Error) {
 
 struct RequestThread {
     incoming: Incoming,
-    router: Router,
-    db: DatabaseConnection,
-    pools: db::ThreadPools,
+    /// This thread's place among `threads`.
     index: usize,
     threads: usize,
-    sockets: TaskTracker,
-    closing: CancellationToken,
-    grace: Duration,
+    serving: Serving,
 }
 
 impl RequestThread {
     /// Serves this thread's connections until they are done or the grace period is over.
     fn run(self, runtime: tokio::runtime::Runtime) -> Stopped {
+        let Serving { router, db, pools, sockets, closing, grace, .. } = self.serving;
         runtime.block_on(async move {
-            db::use_own_pool_on_this_thread(&self.db, &self.pools, self.index, self.threads);
-            let closing = self.closing.clone();
-            let served = axum::serve(self.incoming, self.router)
-                .with_graceful_shutdown(self.closing.cancelled_owned())
+            db::use_own_pool_on_this_thread(&db, &pools, self.index, self.threads);
+            let served = axum::serve(self.incoming, router)
+                .with_graceful_shutdown(closing.clone().cancelled_owned())
                 .into_future();
             let deadline = async {
                 closing.cancelled().await;
-                tokio::time::sleep(self.grace).await;
+                tokio::time::sleep(grace).await;
             };
             let in_time = tokio::select! {
                 served = served => {
@@ -169,9 +161,9 @@ impl RequestThread {
             };
             // WebSocket connections run in tasks of their own on this runtime: give them the
             // grace period to send their close frames (`closing` told them to).
-            self.sockets.close();
-            let sockets_closed = tokio::time::timeout(self.grace, self.sockets.wait()).await.is_ok();
-            self.pools.set(self.index, None);
+            sockets.close();
+            let sockets_closed = tokio::time::timeout(grace, sockets.wait()).await.is_ok();
+            pools.set(self.index, None);
             Stopped { in_time, sockets_closed }
         })
         // Dropping the runtime ends the connections still open.

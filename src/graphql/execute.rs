@@ -573,7 +573,7 @@ struct ParseCache(Mutex<LruCache<String, Arc<Parsed>>>);
 /// `ValidationMode::Fast`, which still counts depth and cost against the limits but skips the
 /// rules it already passed.
 struct Parsed {
-    document: Arc<ExecutableDocument>,
+    document: ExecutableDocument,
     /// Operation name and variables (as JSON) of the operations that passed; at most
     /// [`MAX_VALID_PER_DOCUMENT`], forgotten all at once when full.
     valid: Mutex<HashSet<String>>,
@@ -613,7 +613,7 @@ impl ParseCache {
         let parsed = match cached {
             Some(parsed) => parsed,
             None => {
-                let document = Arc::new(parse_query(&request.query).ok()?);
+                let document = parse_query(&request.query).ok()?;
                 let parsed = Arc::new(Parsed { document, valid: Mutex::default() });
                 if cacheable && let Ok(mut cache) = self.0.lock() {
                     cache.put(request.query.clone(), parsed.clone());
@@ -621,7 +621,7 @@ impl ParseCache {
                 parsed
             }
         };
-        request.set_parsed_query((*parsed.document).clone());
+        request.set_parsed_query(parsed.document.clone());
         Some(parsed)
     }
 }
